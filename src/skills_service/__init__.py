@@ -1,0 +1,50 @@
+"""skills-service: a security-first skills catalogue and team gap-analysis service."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from skills_service import api, redis_client
+from skills_service.auth import account, login, oidc, principal, sessions
+from skills_service.auth import views as auth_views
+from skills_service.extensions import db
+from skills_service.observability import health
+from skills_service.observability import logging as json_logging
+from skills_service.security import authorization, csrf, limits, problems, rate_limits
+from skills_service.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from ``settings`` (default: the environment).
+
+    Raises ``ConfigError`` for a configuration that must not run (see ``Settings.guard``).
+    """
+    settings = settings or Settings.from_environ()
+    settings.guard()
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key_bytes(),
+        DEBUG=settings.debug,
+        SKILLS_SETTINGS=settings,
+        JSON_SORT_KEYS=False,
+    )
+    json_logging.init_app(app, level=settings.log_level)
+    db.init_app(app, settings.sqlalchemy_url)
+    redis_client.init_app(
+        app, settings.redis_url.get_secret_value() if settings.redis_url else None
+    )
+    sessions.init_app(app, settings)
+    rate_limits.init_app(app, settings)
+    principal.init_app(app, settings)
+    login.init_app(app)
+    csrf.init_app(app)
+    authorization.init_app(app)
+    limits.init_app(app, max_body_bytes=settings.max_body_bytes)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(auth_views.blueprint)
+    app.register_blueprint(account.blueprint)
+    app.register_blueprint(oidc.blueprint)
+    oidc.init_app(app, settings)
+    api.init_app(app)
+    problems.init_app(app)
+    return app

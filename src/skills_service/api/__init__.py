@@ -1,0 +1,46 @@
+"""The REST API under ``/api/v1``: one module per resource, documented by OpenAPI 3."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from skills_service.api import docs, matrix, me, people, proficiencies, skills, teams
+from skills_service.api.schemas.common import ProblemSchema
+
+PREFIX = "/api/v1"
+
+
+class ProblemApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, documenting errors as RFC 9457 problems."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="skills-service",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Skills catalogue, proficiencies, teams and gap analysis."},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A personal access token (sks_...).",
+                    }
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.config.setdefault("API_BODY_TYPES", {}).update(matrix.BODY_TYPES)
+    api = ProblemApi(app)
+    for resource in (me, skills, people, proficiencies, teams, matrix):
+        api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
+    app.register_blueprint(docs.blueprint, url_prefix=PREFIX)

@@ -1,0 +1,67 @@
+"""``/export/matrix.csv`` and ``/import``: the skills matrix as CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, current_app, request
+
+from skills_service.api.base import Blueprint
+from skills_service.auth.principal import require_principal
+from skills_service.database import database_sessions
+from skills_service.errors import InvalidInput
+from skills_service.extensions import db
+from skills_service.services import matrix
+
+URL_PREFIX = ""
+blueprint = Blueprint("matrix", __name__, description="CSV export and import.")
+BODY_TYPES = {"matrix.import_matrix": ("text/csv", "multipart/form-data")}
+
+
+@blueprint.route("/export/matrix.csv", methods=["GET"])
+@blueprint.response(200, content_type="text/csv", description="The skills matrix as CSV.")
+def export_matrix() -> Response:
+    sessions = database_sessions(current_app)
+
+    def stream() -> Iterator[str]:
+        # The stream outlives the request, so it owns its session and closes it
+        # when the last row is sent or the client goes away.
+        with sessions() as session:
+            yield from matrix.write_csv(matrix.export_rows(session))
+
+    return Response(
+        stream(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="skills-matrix.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@blueprint.route("/import", methods=["POST"])
+@blueprint.response(200, description="Counts of what the import created and changed.")
+def import_matrix() -> dict[str, Any]:
+    """Import people and proficiencies (all-or-nothing, per-line error report)."""
+    settings = current_app.config["SKILLS_SETTINGS"]
+    request.max_content_length = settings.max_upload_bytes
+    text = _uploaded_text()
+    session = db.session
+    with session.begin():
+        report = matrix.import_csv(session, text, actor_id=require_principal().person_id)
+    return vars(report)
+
+
+def _uploaded_text() -> str:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidInput("No file was uploaded.", {"file": ["Attach the CSV as 'file'."]})
+        raw: bytes = upload.read()
+    else:
+        raw = request.get_data()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("The file is not UTF-8 text.", {"file": ["Save it as UTF-8."]}) from None

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: they validate requests and generate the OpenAPI document."""

@@ -1,0 +1,1 @@
+"""Who is asking: bearer tokens today; sessions and single sign-on build on this."""

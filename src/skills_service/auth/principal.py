@@ -1,0 +1,134 @@
+"""Resolve the request's principal from its credentials, once per request.
+
+Credentials, in order: an ``Authorization: Bearer`` personal access token
+(``sks_...``) or OIDC access token (a JWT), else the browser session cookie.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request, session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from skills_service.auth import jwt_bearer, login, sessions
+from skills_service.errors import Conflict, InvalidCredentials, Unauthenticated
+from skills_service.extensions import db
+from skills_service.models import Person, TeamMember
+from skills_service.policy import Principal, Role, Scope
+from skills_service.services import accounts, tokens
+from skills_service.settings import Settings
+
+JWKS_KEY = "skills_service.jwks"
+JWT_WRITE_SCOPE = "skills:write"
+
+
+def current_principal() -> Principal | None:
+    principal: Principal | None = g.get("principal")
+    return principal
+
+
+def require_principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        raise Unauthenticated("Authentication is required.")
+    return principal
+
+
+def authenticated_by_bearer() -> bool:
+    return bool(g.get("bearer"))
+
+
+def _bearer_secret() -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip() or len(header) > 8192:
+        raise InvalidCredentials("The Authorization header must be 'Bearer <token>'.")
+    return secret.strip()
+
+
+def principal_for(session: Session, person: Person, scopes: frozenset[Scope]) -> Principal:
+    managed = session.scalars(
+        select(TeamMember.team_id).where(
+            TeamMember.person_id == person.id, TeamMember.is_manager.is_(True)
+        )
+    )
+    return Principal(
+        person_id=person.id,
+        role=Role(person.role),
+        scopes=scopes,
+        managed_team_ids=frozenset(managed),
+    )
+
+
+def _from_bearer(secret: str) -> Principal:
+    session = db.session
+    if secret.startswith(tokens.PREFIX):
+        found = tokens.authenticate(session, secret)
+        if found is None:
+            raise InvalidCredentials("The access token is invalid, expired or revoked.")
+        token, person = found
+        principal = principal_for(session, person, tokens.token_scopes(token))
+    else:
+        principal = _from_jwt(session, secret)
+    session.commit()
+    return principal
+
+
+def _from_jwt(session: Session, token: str) -> Principal:
+    """An OIDC access token: verified against the issuer's keys, mapped to a person.
+
+    It may read; it may write only when its ``scope`` claim grants ``skills:write``.
+    """
+    settings: Settings = current_app.config["SKILLS_SETTINGS"]
+    cache: jwt_bearer.JwksCache | None = current_app.extensions.get(JWKS_KEY)
+    if cache is None or settings.oidc_issuer is None or settings.oidc_audience is None:
+        raise InvalidCredentials("The access token is invalid, expired or revoked.")
+    claims = jwt_bearer.verify_access_token(
+        token, jwks=cache, issuer=settings.oidc_issuer, audience=settings.oidc_audience
+    )
+    identity = jwt_bearer.identity_from_claims(claims, role_claim=settings.oidc_role_claim)
+    try:
+        person = accounts.person_for_identity(
+            session,
+            identity,
+            role_map=settings.oidc_roles(),
+            default_role=settings.oidc_default_role,
+        )
+    except (Conflict, Unauthenticated):
+        raise InvalidCredentials("The access token is invalid, expired or revoked.") from None
+    granted = str(claims.get("scope", "")).split()
+    scopes = {Scope.READ} | ({Scope.WRITE} if JWT_WRITE_SCOPE in granted else set())
+    return principal_for(session, person, frozenset(scopes))
+
+
+def _from_session() -> Principal | None:
+    web = session
+    if not isinstance(web, sessions.ServerSession) or web.person_id is None:
+        return None
+    person = db.session.get(Person, web.person_id)
+    if person is None or not person.active or person.session_epoch != web.record.epoch:
+        sessions.end(web)
+        return None
+    g.required_step = login.required_step(person)
+    return principal_for(db.session, person, frozenset({Scope.READ, Scope.WRITE}))
+
+
+def load_principal() -> None:
+    """``before_request``: set ``g.principal`` from the credentials, or leave it None."""
+    g.principal = None
+    secret = _bearer_secret()
+    if secret is not None:
+        g.bearer = True
+        g.principal = _from_bearer(secret)
+        return
+    g.principal = _from_session()
+    # End the read transaction, so each view starts its own unit of work.
+    db.session.commit()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.oidc_issuer and settings.oidc_audience:
+        app.extensions[JWKS_KEY] = jwt_bearer.JwksCache(settings.oidc_issuer)
+    app.before_request(load_principal)

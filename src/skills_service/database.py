@@ -1,0 +1,75 @@
+"""The database extension: one engine per app, one session per app context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+EXTENSION_KEY = "skills_service.database"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend: pre-ping for PostgreSQL, FK checks for SQLite."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class _Bound:
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+def database_sessions(app: Flask) -> sessionmaker[Session]:
+    """The app's session factory, for stores that run their own short transactions."""
+    bound: _Bound = app.extensions[EXTENSION_KEY]
+    return bound.session_factory
+
+
+class Database:
+    """Binds an engine to each app and hands out a session per app context."""
+
+    def init_app(self, app: Flask, url: str) -> None:
+        engine = make_engine(url)
+        app.extensions[EXTENSION_KEY] = _Bound(
+            engine, sessionmaker(bind=engine, expire_on_commit=False)
+        )
+        app.teardown_appcontext(self._close_session)
+
+    @staticmethod
+    def engine(app: Flask | None = None) -> Engine:
+        bound: _Bound = (app or current_app).extensions[EXTENSION_KEY]
+        return bound.engine
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            bound: _Bound = current_app.extensions[EXTENSION_KEY]
+            g.db_session = bound.session_factory()
+        session: Session = g.db_session
+        return session
+
+    @staticmethod
+    def _close_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()

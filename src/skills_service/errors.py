@@ -1,0 +1,70 @@
+"""The one vocabulary of domain errors.
+
+Services raise these; the error handlers turn them into problem+json (API) or a
+page. Messages are written for the client: they never carry SQL, stack traces or
+library text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base class; ``detail`` is safe to show to the client."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class Unauthenticated(DomainError):
+    pass
+
+
+class InvalidCredentials(Unauthenticated):
+    """A credential was presented and is wrong, expired or revoked."""
+
+
+class PreconditionRequired(DomainError):
+    pass
+
+
+class PreconditionFailed(DomainError):
+    pass
+
+
+class InvalidInput(DomainError):
+    """Input that passed the schema but breaks a domain rule; ``errors`` is per field."""
+
+    def __init__(self, detail: str, errors: Mapping[str, Sequence[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = {field: list(messages) for field, messages in (errors or {}).items()}
+
+
+class ImportRejected(DomainError):
+    """A CSV import that failed validation; ``line_errors`` lists every bad line."""
+
+    def __init__(self, detail: str, line_errors: Sequence[LineError]) -> None:
+        super().__init__(detail)
+        self.line_errors = list(line_errors)
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    column: str
+    message: str

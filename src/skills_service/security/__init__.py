@@ -1,0 +1,1 @@
+"""Cross-cutting defences: authorisation enforcement, request limits, error handling."""

@@ -1,0 +1,181 @@
+"""Turn every error into an RFC 9457 problem+json answer that leaks nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import (
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    json,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from skills_service import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "urn:skills-service:problem:"
+
+_DOMAIN_STATUS: Mapping[type[errors.DomainError], HTTPStatus] = {
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.Conflict: HTTPStatus.CONFLICT,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
+    errors.Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    errors.PreconditionRequired: HTTPStatus.PRECONDITION_REQUIRED,
+    errors.PreconditionFailed: HTTPStatus.PRECONDITION_FAILED,
+    errors.InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.ImportRejected: HTTPStatus.UNPROCESSABLE_ENTITY,
+}
+
+
+MACHINE_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
+
+
+def wants_html() -> bool:
+    """Browser pages get HTML errors; the API and probes get problem+json."""
+    return has_request_context() and not request.path.startswith(MACHINE_PATHS)
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    field_errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    phrase = HTTPStatus(status).phrase
+    if wants_html():
+        return _page(status, phrase, detail or phrase, headers)
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + phrase.lower().replace(" ", "-").replace("'", ""),
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+        "request_id": g.get("request_id", ""),
+    }
+    if field_errors:
+        body["errors"] = dict(field_errors)
+    if extra:
+        body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _page(status: int, title: str, detail: str, headers: Mapping[str, str] | None) -> Response:
+    if status == HTTPStatus.UNAUTHORIZED:
+        target = url_for("auth.login_page", next=request.full_path.rstrip("?"))
+        return Response(status=HTTPStatus.FOUND, headers={"Location": target})
+    html = render_template(
+        "error.html", title=title, detail=detail, request_id=g.get("request_id", "")
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    for name, value in (headers or {}).items():
+        if name != "WWW-Authenticate":
+            response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """``{"json": {"items": {0: {"level": [...]}}}}`` -> ``{"items.0.level": [...]}``."""
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(message) for message in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        flat.update(flatten_messages(value, name))
+    return flat
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:
+        per_location = data["messages"]
+        field_errors: dict[str, list[str]] = {}
+        for location_errors in per_location.values():
+            field_errors.update(flatten_messages(location_errors))
+        return problem(
+            status,
+            "The request is not valid.",
+            field_errors=field_errors,
+            headers=data.get("headers"),
+        )
+    detail = error.description if status < 500 else None
+    allowed_methods = getattr(error, "valid_methods", None)
+    headers = {"Allow": ", ".join(allowed_methods)} if allowed_methods else None
+    return problem(status, _safe_detail(detail), headers=headers)
+
+
+def _safe_detail(detail: str | None) -> str | None:
+    """Werkzeug's default descriptions are fine; anything long or odd is dropped."""
+    if detail is None or len(detail) > 300:
+        return None
+    return detail
+
+
+def from_domain_error(error: errors.DomainError) -> Response:
+    status = next(
+        (code for kind, code in _DOMAIN_STATUS.items() if isinstance(error, kind)),
+        HTTPStatus.BAD_REQUEST,
+    )
+    headers = {}
+    if isinstance(error, errors.Unauthenticated):
+        challenge = 'Bearer realm="skills-service"'
+        if isinstance(error, errors.InvalidCredentials):
+            challenge += ', error="invalid_token"'
+        headers["WWW-Authenticate"] = challenge
+    field_errors = error.errors if isinstance(error, errors.InvalidInput) else None
+    extra = None
+    if isinstance(error, errors.ImportRejected):
+        extra = {"line_errors": [vars(line) for line in error.line_errors]}
+    return problem(
+        int(status), error.detail, field_errors=field_errors, headers=headers, extra=extra
+    )
+
+
+def from_stale_data(_error: StaleDataError) -> Response:
+    return problem(412, "The resource has changed since it was read; fetch it again.")
+
+
+def from_integrity_error(_error: IntegrityError) -> Response:
+    log.warning("integrity error answered as conflict")
+    return problem(409, "The change conflicts with existing data.")
+
+
+def from_database_unavailable(_error: DBAPIError) -> Response:
+    log.error("database unavailable", exc_info=True)
+    return problem(
+        503,
+        "The service is temporarily unavailable; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def from_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return from_http_exception(error)
+    log.exception("unhandled error")
+    return problem(500, "An unexpected error occurred; quote the request id when reporting it.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(errors.DomainError, from_domain_error)
+    app.register_error_handler(StaleDataError, from_stale_data)
+    app.register_error_handler(IntegrityError, from_integrity_error)
+    app.register_error_handler(OperationalError, from_database_unavailable)
+    app.register_error_handler(Exception, from_unexpected)

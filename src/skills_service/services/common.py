@@ -1,0 +1,81 @@
+"""Rules shared by every aggregate: names, pages, optimistic concurrency."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from skills_service.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    page: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.limit < self.total
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+def clean_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:
+    """Normalise a one-line human label: NFC, trimmed, inner runs of space collapsed.
+
+    Control and format characters (including bidi overrides and zero-width joiners)
+    are refused rather than silently removed, so what is stored is what was meant.
+    """
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs") for char in text):
+        raise InvalidInput(
+            f"{field} contains invisible or control characters.",
+            {field: ["Must not contain control or invisible characters."]},
+        )
+    if not min_length <= len(text) <= max_length:
+        raise InvalidInput(
+            f"{field} must be {min_length} to {max_length} visible characters.",
+            {field: [f"Length must be between {min_length} and {max_length}."]},
+        )
+    return text
+
+
+def name_key(name: str) -> str:
+    """The case-insensitive identity of a name ("Go" and "GO" are the same skill)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def parse_etag(value: str | None) -> int | None:
+    """The version in an ``If-Match`` value (``"3"`` or ``W/"3"``), or None when absent."""
+    if value is None:
+        return None
+    tag = value.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    tag = tag.strip('"')
+    return int(tag) if tag.isdigit() and len(tag) < 19 else -1
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_version(current: int, if_match: str | None) -> None:
+    """Enforce optimistic concurrency on an existing resource."""
+    expected = parse_etag(if_match)
+    if expected is None:
+        raise PreconditionRequired("This change needs an If-Match header with the current ETag.")
+    if if_match is not None and if_match.strip() == "*":
+        return
+    if expected != current:
+        raise PreconditionFailed("The resource has changed since it was read; fetch it again.")

@@ -1,0 +1,211 @@
+"""A person's proficiencies: self-assessed, verified by a manager, kept with history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
+from skills_service.models import Proficiency, ProficiencyChange, Skill
+from skills_service.models.base import utcnow
+from skills_service.models.proficiency import NOTE_MAX_LENGTH
+from skills_service.services.common import check_version, parse_etag
+from skills_service.services.people import get_person
+from skills_service.services.skills import get_skill
+
+EXPIRY_WARNING_DAYS = 90
+
+
+@dataclass(frozen=True)
+class ProficiencyInput:
+    level: int
+    interested: bool = False
+    note: str = ""
+    expires_on: date | None = None
+
+
+def get_proficiency(session: Session, person_id: int, skill_id: int) -> Proficiency:
+    proficiency = session.get(Proficiency, (person_id, skill_id))
+    if proficiency is None:
+        raise NotFound(f"Person {person_id} has no proficiency in skill {skill_id}.")
+    return proficiency
+
+
+def proficiencies_of(session: Session, person_id: int) -> Sequence[Proficiency]:
+    get_person(session, person_id)
+    return session.scalars(
+        select(Proficiency)
+        .join(Skill, Skill.id == Proficiency.skill_id)
+        .where(Proficiency.person_id == person_id)
+        .order_by(Proficiency.level.desc(), Skill.name_key)
+    ).all()
+
+
+def is_expired(proficiency: Proficiency, today: date) -> bool:
+    return proficiency.expires_on is not None and proficiency.expires_on < today
+
+
+def expiring_soon(
+    session: Session, person_ids: Sequence[int], today: date
+) -> Sequence[Proficiency]:
+    """Certifications that lapse within the warning window, soonest first."""
+    horizon = today + timedelta(days=EXPIRY_WARNING_DAYS)
+    return session.scalars(
+        select(Proficiency)
+        .where(
+            Proficiency.person_id.in_(person_ids),
+            Proficiency.expires_on.is_not(None),
+            Proficiency.expires_on >= today,
+            Proficiency.expires_on <= horizon,
+        )
+        .order_by(Proficiency.expires_on)
+    ).all()
+
+
+def upsert_proficiency(
+    session: Session,
+    *,
+    person_id: int,
+    skill_id: int,
+    data: ProficiencyInput,
+    actor_id: int | None,
+    if_match: str | None,
+    if_none_match: str | None = None,
+    unconditional: bool = False,
+) -> tuple[Proficiency, bool]:
+    """Create or replace; returns the proficiency and whether it was created.
+
+    Replacing an existing one needs its ETag in ``if_match``, unless the caller is a
+    trusted batch writer (CSV import) that says ``unconditional``. A change of level or
+    expiry makes the proficiency self-assessed again: a verification vouches for
+    what the manager saw, not for what came after.
+    """
+    get_person(session, person_id)
+    skill = get_skill(session, skill_id)
+    _validate(data)
+    proficiency = session.get(Proficiency, (person_id, skill_id))
+    if proficiency is None:
+        if parse_etag(if_match) is not None and not unconditional:
+            raise PreconditionFailed("The proficiency does not exist; it cannot match an ETag.")
+        if skill.deprecated:
+            raise InvalidInput(
+                "The skill is deprecated.",
+                {"skill_id": ["Deprecated skills take no new proficiencies."]},
+            )
+        proficiency = Proficiency(person_id=person_id, skill_id=skill_id, level=data.level)
+        session.add(proficiency)
+        created = True
+    else:
+        if if_none_match is not None and if_none_match.strip() == "*":
+            raise PreconditionFailed("The proficiency already exists.")
+        if not unconditional:
+            check_version(proficiency.version, if_match)
+        if proficiency.level != data.level or proficiency.expires_on != data.expires_on:
+            proficiency.verified_by_id = None
+            proficiency.verified_at = None
+        created = False
+    proficiency.level = data.level
+    proficiency.interested = data.interested
+    proficiency.note = data.note
+    proficiency.expires_on = data.expires_on
+    session.flush()
+    _record(session, proficiency, action="set", actor_id=actor_id)
+    return proficiency, created
+
+
+def delete_proficiency(
+    session: Session, *, person_id: int, skill_id: int, actor_id: int, if_match: str | None
+) -> None:
+    proficiency = get_proficiency(session, person_id, skill_id)
+    check_version(proficiency.version, if_match)
+    session.add(
+        ProficiencyChange(
+            person_id=person_id,
+            skill_id=skill_id,
+            action="delete",
+            level=None,
+            interested=None,
+            note=None,
+            expires_on=None,
+            verified_by_id=None,
+            changed_by_id=actor_id,
+        )
+    )
+    session.delete(proficiency)
+    session.flush()
+
+
+def verify_proficiency(
+    session: Session,
+    *,
+    person_id: int,
+    skill_id: int,
+    verifier_id: int,
+    if_match: str | None,
+    now: datetime | None = None,
+) -> Proficiency:
+    """Vouch for the current level. ``If-Match`` is optional here but honoured."""
+    proficiency = get_proficiency(session, person_id, skill_id)
+    if if_match is not None:
+        check_version(proficiency.version, if_match)
+    proficiency.verified_by_id = verifier_id
+    proficiency.verified_at = now or utcnow()
+    session.flush()
+    _record(session, proficiency, action="verify", actor_id=verifier_id)
+    return proficiency
+
+
+def unverify_proficiency(
+    session: Session, *, person_id: int, skill_id: int, actor_id: int, if_match: str | None
+) -> Proficiency:
+    proficiency = get_proficiency(session, person_id, skill_id)
+    check_version(proficiency.version, if_match)
+    proficiency.verified_by_id = None
+    proficiency.verified_at = None
+    session.flush()
+    _record(session, proficiency, action="unverify", actor_id=actor_id)
+    return proficiency
+
+
+def history(
+    session: Session, *, person_id: int, skill_id: int | None = None, limit: int = 200
+) -> Sequence[ProficiencyChange]:
+    get_person(session, person_id)
+    statement = select(ProficiencyChange).where(ProficiencyChange.person_id == person_id)
+    if skill_id is not None:
+        statement = statement.where(ProficiencyChange.skill_id == skill_id)
+    return session.scalars(statement.order_by(ProficiencyChange.id.desc()).limit(limit)).all()
+
+
+def _validate(data: ProficiencyInput) -> None:
+    errors: dict[str, list[str]] = {}
+    if not 1 <= data.level <= 5:
+        errors["level"] = ["Must be between 1 and 5."]
+    if len(data.note) > NOTE_MAX_LENGTH:
+        errors["note"] = [f"At most {NOTE_MAX_LENGTH} characters."]
+    if "\x00" in data.note:
+        errors["note"] = ["Must not contain NUL characters."]
+    if errors:
+        raise InvalidInput("The proficiency is not valid.", errors)
+
+
+def _record(
+    session: Session, proficiency: Proficiency, *, action: str, actor_id: int | None
+) -> None:
+    session.add(
+        ProficiencyChange(
+            person_id=proficiency.person_id,
+            skill_id=proficiency.skill_id,
+            action=action,
+            level=proficiency.level,
+            interested=proficiency.interested,
+            note=proficiency.note,
+            expires_on=proficiency.expires_on,
+            verified_by_id=proficiency.verified_by_id,
+            changed_by_id=actor_id,
+        )
+    )

@@ -1,0 +1,114 @@
+"""People search: everyone who meets every ``skill >= level`` condition, best first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from skills_service.errors import InvalidInput, NotFound
+from skills_service.models import Person, Proficiency
+from skills_service.services.common import Page, name_key
+from skills_service.services.skills import resolve_skill
+
+MAX_CONDITIONS = 10
+
+
+@dataclass(frozen=True)
+class SkillCondition:
+    skill_id: int
+    min_level: int
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    person: Person
+    score: int
+
+
+def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillCondition]:
+    """Parse ``NAME_OR_ID:MIN_LEVEL`` terms; the level may be omitted (means 1)."""
+    if len(raw) > MAX_CONDITIONS:
+        raise InvalidInput(
+            "Too many skill conditions.", {"skill": [f"At most {MAX_CONDITIONS} conditions."]}
+        )
+    conditions: dict[int, SkillCondition] = {}
+    for term in raw:
+        name, separator, level_text = term.rpartition(":")
+        if not separator:
+            name, level_text = term, "1"
+        if not level_text.isdigit() or not 1 <= int(level_text) <= 5:
+            raise InvalidInput(
+                f"Bad skill condition {term!r}.",
+                {"skill": ["Use NAME_OR_ID:LEVEL with a level from 1 to 5."]},
+            )
+        if not name.strip():
+            raise InvalidInput(f"Bad skill condition {term!r}.", {"skill": ["Name a skill."]})
+        try:
+            skill = resolve_skill(session, name)
+        except NotFound:
+            raise InvalidInput(
+                f"Unknown skill in {term!r}.", {"skill": [f"No skill is named {name!r}."]}
+            ) from None
+        level = int(level_text)
+        previous = conditions.get(skill.id)
+        if previous is None or previous.min_level < level:
+            conditions[skill.id] = SkillCondition(skill_id=skill.id, min_level=level)
+    return list(conditions.values())
+
+
+def counts_on(proficiency: type[Proficiency], today: date) -> ColumnElement[bool]:
+    """An expired certification does not count."""
+    return or_(proficiency.expires_on.is_(None), proficiency.expires_on >= today)
+
+
+def people_matching(
+    session: Session,
+    *,
+    conditions: Sequence[SkillCondition],
+    text: str | None,
+    page: int,
+    limit: int,
+    today: date,
+    include_expired: bool = False,
+    include_inactive: bool = False,
+) -> Page[PersonMatch]:
+    score: ColumnElement[int] = literal(0)
+    verified: ColumnElement[int] = literal(0)
+    statement = select(Person)
+    # SQLite joins in the order written and has no statistics to reorder by, so the
+    # likely narrowest condition (the highest level) goes first. PostgreSQL reorders
+    # joins itself, and score and tiebreaks are sums, so the answer is unchanged.
+    for condition in sorted(conditions, key=lambda condition: -condition.min_level):
+        held = aliased(Proficiency)
+        joined = [
+            held.person_id == Person.id,
+            held.skill_id == condition.skill_id,
+            held.level >= condition.min_level,
+        ]
+        if not include_expired:
+            joined.append(counts_on(held, today))
+        statement = statement.join(held, and_(*joined))
+        score = score + held.level
+        verified = verified + case((held.verified_at.is_not(None), 1), else_=0)
+    if text and text.strip():
+        statement = statement.where(
+            Person.name_key.contains(name_key(text.strip()), autoescape=True)
+        )
+    if not include_inactive:
+        statement = statement.where(Person.active.is_(True))
+    rows = session.execute(
+        statement.add_columns(score.label("score"), func.count().over().label("total"))
+        .order_by(score.desc(), verified.desc(), Person.name_key, Person.id)
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    if rows:
+        total = int(rows[0].total)
+    else:
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    items = [PersonMatch(person=row[0], score=int(row.score)) for row in rows]
+    return Page(items=items, total=total, page=page, limit=limit)

@@ -1,0 +1,183 @@
+"""The skills catalogue: names unique case-insensitively across names and aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from skills_service.errors import Conflict, InvalidInput, NotFound
+from skills_service.models import Proficiency, ProficiencyChange, Skill, SkillAlias, TeamTarget
+from skills_service.services.common import Page, check_version, clean_text, name_key
+
+NAME_MAX = 64
+CATEGORY_MAX = 64
+DESCRIPTION_MAX = 5000
+MAX_ALIASES = 20
+
+
+def get_skill(session: Session, skill_id: int) -> Skill:
+    skill = session.get(Skill, skill_id)
+    if skill is None:
+        raise NotFound(f"Skill {skill_id} does not exist.")
+    return skill
+
+
+def resolve_skill(session: Session, name_or_id: str) -> Skill:
+    """A skill by numeric id, name or alias (case-insensitive)."""
+    if name_or_id.isdigit():
+        return get_skill(session, int(name_or_id))
+    key = name_key(name_or_id.strip())
+    skill = session.scalar(select(Skill).where(Skill.name_key == key))
+    if skill is None:
+        skill = session.scalar(select(Skill).join(SkillAlias).where(SkillAlias.alias_key == key))
+    if skill is None:
+        raise NotFound(f"No skill is named {name_or_id!r}.")
+    return skill
+
+
+def list_skills(
+    session: Session,
+    *,
+    page: int,
+    limit: int,
+    text: str | None = None,
+    category: str | None = None,
+    include_deprecated: bool = True,
+) -> Page[Skill]:
+    conditions = []
+    if text:
+        key = name_key(text.strip())
+        alias_match = exists().where(
+            SkillAlias.skill_id == Skill.id, SkillAlias.alias_key.contains(key, autoescape=True)
+        )
+        conditions.append(or_(Skill.name_key.contains(key, autoescape=True), alias_match))
+    if category:
+        conditions.append(func.lower(Skill.category) == category.strip().lower())
+    if not include_deprecated:
+        conditions.append(Skill.deprecated.is_(False))
+    total = session.scalar(select(func.count()).select_from(Skill).where(*conditions)) or 0
+    items = session.scalars(
+        select(Skill)
+        .where(*conditions)
+        .order_by(Skill.name_key, Skill.id)
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    return Page(items=items, total=total, page=page, limit=limit)
+
+
+def create_skill(
+    session: Session,
+    *,
+    name: str,
+    category: str,
+    description: str = "",
+    aliases: Sequence[str] = (),
+) -> Skill:
+    clean_name = clean_text(name, field="name", max_length=NAME_MAX)
+    skill = Skill(
+        name=clean_name,
+        name_key=name_key(clean_name),
+        category=clean_text(category, field="category", max_length=CATEGORY_MAX),
+        description=_clean_description(description),
+    )
+    _ensure_names_free(session, [clean_name], skill_id=None)
+    skill.aliases = _aliases(session, aliases, skill_name=clean_name, skill_id=None)
+    session.add(skill)
+    session.flush()
+    return skill
+
+
+def update_skill(
+    session: Session,
+    *,
+    skill_id: int,
+    if_match: str | None,
+    name: str | None = None,
+    category: str | None = None,
+    description: str | None = None,
+    aliases: Sequence[str] | None = None,
+    deprecated: bool | None = None,
+) -> Skill:
+    skill = get_skill(session, skill_id)
+    check_version(skill.version, if_match)
+    if name is not None:
+        clean_name = clean_text(name, field="name", max_length=NAME_MAX)
+        _ensure_names_free(session, [clean_name], skill_id=skill.id)
+        skill.name, skill.name_key = clean_name, name_key(clean_name)
+    if category is not None:
+        skill.category = clean_text(category, field="category", max_length=CATEGORY_MAX)
+    if description is not None:
+        skill.description = _clean_description(description)
+    if deprecated is not None:
+        skill.deprecated = deprecated
+    if aliases is not None:
+        skill.aliases = []
+        session.flush()
+        skill.aliases = _aliases(session, aliases, skill_name=skill.name, skill_id=skill.id)
+    session.flush()
+    return skill
+
+
+def delete_skill(session: Session, *, skill_id: int, if_match: str | None) -> None:
+    """Hard delete, only for a skill nobody has ever used; otherwise deprecate it."""
+    skill = get_skill(session, skill_id)
+    check_version(skill.version, if_match)
+    used = session.scalar(
+        select(
+            exists().where(Proficiency.skill_id == skill_id)
+            | exists().where(ProficiencyChange.skill_id == skill_id)
+            | exists().where(TeamTarget.skill_id == skill_id)
+        )
+    )
+    if used:
+        raise Conflict("The skill is in use; deprecate it instead of deleting it.")
+    session.delete(skill)
+    session.flush()
+
+
+def _clean_description(description: str) -> str:
+    text = description.replace("\r\n", "\n").strip()
+    if len(text) > DESCRIPTION_MAX:
+        raise InvalidInput(
+            "The description is too long.",
+            {"description": [f"At most {DESCRIPTION_MAX} characters."]},
+        )
+    if "\x00" in text:
+        raise InvalidInput(
+            "The description contains a NUL character.",
+            {"description": ["Must not contain NUL characters."]},
+        )
+    return text
+
+
+def _aliases(
+    session: Session, raw: Sequence[str], *, skill_name: str, skill_id: int | None
+) -> list[SkillAlias]:
+    if len(raw) > MAX_ALIASES:
+        raise InvalidInput("Too many aliases.", {"aliases": [f"At most {MAX_ALIASES}."]})
+    cleaned: dict[str, str] = {}
+    for alias in raw:
+        text = clean_text(alias, field="aliases", max_length=NAME_MAX)
+        key = name_key(text)
+        if key != name_key(skill_name):
+            cleaned.setdefault(key, text)
+    _ensure_names_free(session, list(cleaned.values()), skill_id=skill_id)
+    return [SkillAlias(alias=text, alias_key=key) for key, text in cleaned.items()]
+
+
+def _ensure_names_free(session: Session, names: Sequence[str], *, skill_id: int | None) -> None:
+    """Refuse a name or alias that another skill already uses as its name or an alias."""
+    keys = [name_key(name) for name in names]
+    if not keys:
+        return
+    other = Skill.id != skill_id if skill_id is not None else true()
+    clash = session.scalar(
+        select(Skill.name).where(Skill.name_key.in_(keys), other).limit(1)
+    ) or session.scalar(
+        select(Skill.name).join(SkillAlias).where(SkillAlias.alias_key.in_(keys), other).limit(1)
+    )
+    if clash is not None:
+        raise Conflict(f"The name is already used by the skill {clash!r}.")

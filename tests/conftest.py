@@ -1,0 +1,206 @@
+"""Shared fixtures: an app per test on a fresh database, for every configured backend.
+
+SQLite always runs. PostgreSQL and Redis run when ``SKILLS_TEST_DATABASE_URL`` and
+``SKILLS_TEST_REDIS_URL`` are set; under ``CI=true`` they must be set and reachable,
+so a broken service fails the run instead of silently skipping half of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, text
+
+from skills_service import create_app, migrations, redis_client
+from skills_service.database import make_engine
+from skills_service.extensions import db
+from skills_service.models import Base
+from skills_service.services import people, tokens
+from skills_service.settings import Settings
+
+POSTGRES_URL = os.environ.get("SKILLS_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SKILLS_TEST_REDIS_URL")
+IN_CI = os.environ.get("CI") == "true"
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-the-guard"
+PASSWORD = "a perfectly long test password"
+
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI and not (POSTGRES_URL and REDIS_URL):
+        raise pytest.UsageError("CI=true needs SKILLS_TEST_DATABASE_URL and SKILLS_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """A private schema in the test database, migrated once, dropped at the end."""
+    assert POSTGRES_URL is not None
+    schema = f"skills_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # pragma: no cover - only when the service is down
+        pytest.fail(f"PostgreSQL at SKILLS_TEST_DATABASE_URL is unreachable: {exc}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "skills.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrations.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _empty_tables(engine: Engine) -> None:
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        # A connection a previous test leaked would block TRUNCATE forever: fail instead.
+        connection.execute(text("SET LOCAL lock_timeout = '15s'"))
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_schema_url")
+        engine = make_engine(url)
+        _empty_tables(engine)
+        engine.dispose()
+        return url
+    template: Path = request.getfixturevalue("sqlite_template")
+    target = tmp_path / "skills.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="development",
+        secret_key=TEST_SECRET_KEY,
+        database_url=database_url,
+        instance_path=tmp_path,
+        log_level="WARNING",
+    )
+
+
+def changed(settings: Settings, **changes: object) -> Settings:
+    """A validated copy of ``settings`` with ``changes`` (model_copy skips validation)."""
+    return Settings.model_validate({**settings.model_dump(), **changes})
+
+
+MakeApp = Callable[[Settings], Flask]
+
+
+@pytest.fixture
+def make_app() -> Iterator[MakeApp]:
+    """Build apps from settings; their connections are closed after the test."""
+    made: list[Flask] = []
+
+    def make(settings: Settings) -> Flask:
+        app = create_app(settings)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        db.engine(app).dispose()
+        redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
+        if redis_connection is not None:
+            redis_connection.close()
+
+
+@pytest.fixture
+def app(settings: Settings, make_app: MakeApp) -> Flask:
+    return make_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person with a token, ready to call the API."""
+
+    person_id: int
+    email: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeActor = Callable[..., Actor]
+
+
+@pytest.fixture
+def make_actor(app: Flask) -> MakeActor:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str = "member",
+        *,
+        scopes: tuple[str, ...] = ("read", "write"),
+        name: str | None = None,
+    ) -> Actor:
+        number = next(counter)
+        email = f"{role}{number}@example.org"
+        with app.app_context():
+            session = db.session
+            with session.begin():
+                person = people.create_person(
+                    session, email=email, name=name or f"{role.title()} {number}", role=role
+                )
+                issued = tokens.create_token(
+                    session,
+                    person=person,
+                    name="test",
+                    scopes=scopes,
+                    expires_days=30,
+                    max_days=365,
+                )
+            return Actor(person.id, email, role, issued.secret)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_actor: MakeActor) -> Actor:
+    return make_actor("admin")
+
+
+@pytest.fixture
+def member(make_actor: MakeActor) -> Actor:
+    return make_actor("member")

@@ -1,0 +1,46 @@
+"""Drive the sign-in pages like a browser would: fetch the form, post it back."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from skills_service.extensions import db
+from skills_service.services import passwords, people
+
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    match = CSRF_FIELD.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post_form(
+    client: FlaskClient, path: str, data: dict[str, Any], token_from: str | None = None
+) -> Any:
+    token = csrf_token(client, token_from or path)
+    return client.post(path, data={**data, "csrf_token": token}, headers=SAME_ORIGIN)
+
+
+def sign_in(client: FlaskClient, email: str, password: str) -> Any:
+    return post_form(client, "/login", {"email": email, "password": password})
+
+
+def set_password(app: Flask, person_id: int, password: str) -> None:
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            person = people.get_person(session, person_id)
+            person.password_hash = passwords.hash_password(password)
+
+
+def session_cookie(client: FlaskClient) -> str | None:
+    cookie = client.get_cookie("skills_session") or client.get_cookie("__Host-skills_session")
+    return cookie.value if cookie else None

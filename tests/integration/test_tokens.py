@@ -1,0 +1,109 @@
+"""Personal access tokens: hashed at rest, scoped, expiring, revocable, strict parsing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from skills_service.errors import InvalidInput, NotFound
+from skills_service.extensions import db
+from skills_service.models import ApiToken
+from skills_service.models.base import utcnow
+from skills_service.services import people, tokens
+from tests.conftest import Actor
+
+ME = "/api/v1/me"
+
+
+def test_a_token_is_stored_only_as_a_hash(app: Flask, member: Actor) -> None:
+    with app.app_context():
+        stored = db.session.scalars(select(ApiToken)).one()
+    assert member.token.startswith("sks_")
+    assert member.token not in (stored.token_hash, stored.hint)
+    assert stored.token_hash == tokens.hash_secret(member.token)
+
+
+def test_a_valid_token_identifies_its_owner(client: FlaskClient, member: Actor) -> None:
+    body = client.get(ME, headers=member.headers).json
+    assert body["id"] == member.person_id
+    assert body["scopes"] == ["read", "write"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer sks_not-a-real-token",
+        "Bearer " + "sks_" + "A" * 43,
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer " + "x" * 5000,
+        "sks_abc",
+    ],
+)
+def test_bad_credentials_are_401_with_a_challenge(
+    client: FlaskClient, member: Actor, header: str
+) -> None:
+    response = client.get(ME, headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_no_credentials_is_401_and_not_invalid_token(client: FlaskClient) -> None:
+    response = client.get(ME)
+    assert response.status_code == 401
+    assert "invalid_token" not in response.headers["WWW-Authenticate"]
+
+
+def test_a_revoked_token_stops_working_at_once(
+    app: Flask, client: FlaskClient, member: Actor
+) -> None:
+    assert client.get(ME, headers=member.headers).status_code == 200
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            token_id = session.scalars(select(ApiToken.id)).one()
+            tokens.revoke_token(session, token_id=token_id)
+    assert client.get(ME, headers=member.headers).status_code == 401
+
+
+def test_an_expired_token_is_refused(app: Flask, client: FlaskClient, member: Actor) -> None:
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            token = session.scalars(select(ApiToken)).one()
+            token.expires_at = utcnow() - timedelta(seconds=1)
+    assert client.get(ME, headers=member.headers).status_code == 401
+
+
+def test_use_is_recorded_as_last_used(app: Flask, client: FlaskClient, member: Actor) -> None:
+    client.get(ME, headers=member.headers)
+    with app.app_context():
+        token = db.session.scalars(select(ApiToken)).one()
+    assert token.last_used_at is not None
+
+
+def test_revoking_someone_elses_token_looks_like_a_missing_one(
+    app: Flask, member: Actor, admin: Actor
+) -> None:
+    with app.app_context():
+        session = db.session
+        token_id = session.scalars(
+            select(ApiToken.id).where(ApiToken.person_id == admin.person_id)
+        ).one()
+        with pytest.raises(NotFound):
+            tokens.revoke_token(session, token_id=token_id, owner_id=member.person_id)
+
+
+def test_expiry_beyond_the_maximum_is_refused(app: Flask, member: Actor) -> None:
+    with app.app_context():
+        session = db.session
+        person = people.get_person(session, member.person_id)
+        with pytest.raises(InvalidInput):
+            tokens.create_token(
+                session, person=person, name="long", scopes=["read"], expires_days=400, max_days=365
+            )

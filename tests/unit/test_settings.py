@@ -1,0 +1,107 @@
+"""Settings come only from SKILLS_* variables; production refuses unsafe ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skills_service.settings import ConfigError, Settings, Severity
+
+GOOD_KEY = "k" * 16 + "-a-long-enough-key-for-production"
+PRODUCTION = {
+    "SKILLS_ENV": "production",
+    "SKILLS_SECRET_KEY": GOOD_KEY,
+    "SKILLS_DATABASE_URL": "postgresql+psycopg://app@db/skills",
+}
+
+
+def errors_of(environ: dict[str, str]) -> list[str]:
+    return [finding.setting for finding in Settings.from_environ(environ).errors()]
+
+
+def test_a_sound_production_configuration_has_no_errors() -> None:
+    assert errors_of(PRODUCTION) == []
+    Settings.from_environ(PRODUCTION).guard()
+
+
+@pytest.mark.parametrize(
+    ("changes", "setting"),
+    [
+        ({"SKILLS_SECRET_KEY": None}, "SKILLS_SECRET_KEY"),
+        ({"SKILLS_SECRET_KEY": "changeme"}, "SKILLS_SECRET_KEY"),
+        ({"SKILLS_SECRET_KEY": "x" * 31}, "SKILLS_SECRET_KEY"),
+        ({"SKILLS_DEBUG": "true"}, "SKILLS_DEBUG"),
+        ({"SKILLS_DATABASE_URL": None}, "SKILLS_DATABASE_URL"),
+        ({"SKILLS_DATABASE_URL": "sqlite:////data/skills.db"}, "SKILLS_DATABASE_URL"),
+    ],
+)
+def test_production_refuses_an_unsafe_setting(changes: dict[str, str | None], setting: str) -> None:
+    environ = {**PRODUCTION, **changes}
+    environ = {key: value for key, value in environ.items() if value is not None}
+    assert setting in errors_of(environ)
+    with pytest.raises(ConfigError, match=setting):
+        Settings.from_environ(environ).guard()
+
+
+def test_sqlite_in_production_is_allowed_when_explicit() -> None:
+    environ = {
+        **PRODUCTION,
+        "SKILLS_DATABASE_URL": "sqlite:////data/skills.db",
+        "SKILLS_ALLOW_SQLITE": "true",
+    }
+    assert errors_of(environ) == []
+
+
+def test_development_only_warns_about_a_missing_key() -> None:
+    settings = Settings.from_environ({})
+    assert settings.errors() == []
+    assert any(
+        f.severity is Severity.WARNING and f.setting == "SKILLS_SECRET_KEY"
+        for f in settings.findings()
+    )
+    assert len(settings.secret_key_bytes()) == 32
+
+
+def test_a_secret_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "key"
+    secret.write_text(GOOD_KEY + "\n")
+    environ = {**PRODUCTION, "SKILLS_SECRET_KEY_FILE": str(secret)}
+    del environ["SKILLS_SECRET_KEY"]
+    settings = Settings.from_environ(environ)
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == GOOD_KEY
+
+
+def test_a_secret_given_twice_is_an_error(tmp_path: Path) -> None:
+    secret = tmp_path / "key"
+    secret.write_text(GOOD_KEY)
+    with pytest.raises(ConfigError, match="not both"):
+        Settings.from_environ({**PRODUCTION, "SKILLS_SECRET_KEY_FILE": str(secret)})
+
+
+def test_an_unreadable_secret_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SKILLS_SECRET_KEY_FILE: cannot read"):
+        Settings.from_environ({"SKILLS_SECRET_KEY_FILE": str(tmp_path / "missing")})
+
+
+def test_a_malformed_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SKILLS_MAX_BODY_BYTES"):
+        Settings.from_environ({"SKILLS_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(ConfigError, match="SKILLS_TRUSTED_PROXIES"):
+        Settings.from_environ({"SKILLS_TRUSTED_PROXIES": "10.0.0.0/8, not-a-network"})
+
+
+def test_an_unknown_variable_is_reported_as_a_likely_typo() -> None:
+    settings = Settings.from_environ({"SKILLS_SECERT_KEY": "x"})
+    assert any(f.setting == "SKILLS_SECERT_KEY" for f in settings.findings())
+
+
+def test_secrets_are_not_shown_in_the_settings_repr() -> None:
+    settings = Settings.from_environ(PRODUCTION)
+    assert GOOD_KEY not in repr(settings)
+    assert "app@db" not in repr(settings)
+
+
+def test_variables_without_the_prefix_are_ignored() -> None:
+    assert Settings.from_environ({"SECRET_KEY": "x", "DATABASE_URL": "y"}).secret_key is None
