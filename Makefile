@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install run test check lint types sast bench lock clean
+.PHONY: install browser run test check lint types sast bench lock clean
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,9 +19,16 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 install: $(STAMP)
 
-$(INSTANCE)/secret_key:
-	mkdir -p $(INSTANCE)
-	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+## browser: Debian's Chromium for the browser tests (Playwright drives it; no download).
+## Outside CI a machine without it only warns, and the browser tests are skipped.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; } || \
+		{ [ "$$CI" != true ] && echo "WARNING: no Chromium; the browser tests will be SKIPPED" >&2; }
 
 ## run: the embedded default (SQLite, demo data, an admin) on http://127.0.0.1:8000
 run: install $(INSTANCE)/secret_key
@@ -32,7 +39,7 @@ run: install $(INSTANCE)/secret_key
 	$(RUN_ENV) $(SKILLS) serve --host 127.0.0.1 --port 8000
 
 ## test: every gate of `make check`, then the whole test suite
-test: install check
+test: install browser check
 	$(BIN)/pytest
 
 check: lint types sast

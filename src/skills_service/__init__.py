@@ -10,8 +10,9 @@ from skills_service.auth import views as auth_views
 from skills_service.extensions import db
 from skills_service.observability import health
 from skills_service.observability import logging as json_logging
-from skills_service.security import authorization, csrf, limits, problems, rate_limits
+from skills_service.security import authorization, csrf, headers, limits, problems, rate_limits
 from skills_service.settings import Settings
+from skills_service.web import pages
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -40,10 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     authorization.init_app(app)
     limits.init_app(app, max_body_bytes=settings.max_body_bytes)
+    headers.init_app(app, production=settings.is_production)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_views.blueprint)
     app.register_blueprint(account.blueprint)
     app.register_blueprint(oidc.blueprint)
+    app.register_blueprint(pages.blueprint)
     oidc.init_app(app, settings)
     api.init_app(app)
     problems.init_app(app)

@@ -59,7 +59,7 @@ def test_signing_in_rotates_the_session_id(web_app: Flask, person: Actor) -> Non
     before = session_cookie(client)
     response = sign_in(client, person.email, PASSWORD)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/"
     after = session_cookie(client)
     assert before and after and before != after
     assert client.get("/account").status_code == 200
@@ -284,7 +284,7 @@ def test_the_next_parameter_never_leaves_the_site(
     client = web_app.test_client()
     client.get("/login", query_string={"next": target})
     response = sign_in(client, person.email, PASSWORD)
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/"
 
 
 def test_the_next_parameter_returns_to_a_local_page(web_app: Flask, person: Actor) -> None:

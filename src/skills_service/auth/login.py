@@ -64,7 +64,7 @@ def complete(person: Person) -> Response:
     sessions.rotate(web, person_id=person.id, epoch=person.session_epoch)
     web.pop(NEXT, None)
     step = required_step(person)
-    return redirect(url_for(step) if step else target or url_for("account.overview"))
+    return redirect(url_for(step) if step else target or url_for("web.my_skills"))
 
 
 def required_step(person: Person) -> str | None:

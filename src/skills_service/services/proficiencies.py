@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
-from skills_service.models import Proficiency, ProficiencyChange, Skill
+from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
 from skills_service.services.common import check_version, parse_etag
@@ -43,6 +43,43 @@ def proficiencies_of(session: Session, person_id: int) -> Sequence[Proficiency]:
         .where(Proficiency.person_id == person_id)
         .order_by(Proficiency.level.desc(), Skill.name_key)
     ).all()
+
+
+@dataclass(frozen=True)
+class PendingVerification:
+    proficiency: Proficiency
+    person: Person
+    skill: Skill
+
+
+def awaiting_verification(
+    session: Session, *, verifier_id: int, everyone: bool, limit: int = 200
+) -> Sequence[PendingVerification]:
+    """Unverified proficiencies the verifier may verify, most recently changed first.
+
+    ``everyone`` (for administrators) lists every person; otherwise only members of
+    the teams the verifier manages. Nobody is ever asked to verify their own.
+    """
+    statement = (
+        select(Proficiency, Person, Skill)
+        .join(Person, Person.id == Proficiency.person_id)
+        .join(Skill, Skill.id == Proficiency.skill_id)
+        .where(
+            Proficiency.verified_at.is_(None),
+            Proficiency.person_id != verifier_id,
+            Person.active,
+        )
+    )
+    if not everyone:
+        managed = select(TeamMember.team_id).where(
+            TeamMember.person_id == verifier_id, TeamMember.is_manager
+        )
+        members = select(TeamMember.person_id).where(TeamMember.team_id.in_(managed))
+        statement = statement.where(Proficiency.person_id.in_(members))
+    rows = session.execute(
+        statement.order_by(Proficiency.updated_at.desc(), Proficiency.person_id).limit(limit)
+    ).all()
+    return [PendingVerification(*row) for row in rows]
 
 
 def is_expired(proficiency: Proficiency, today: date) -> bool:

@@ -65,6 +65,19 @@ def counts_on(proficiency: type[Proficiency], today: date) -> ColumnElement[bool
     return or_(proficiency.expires_on.is_(None), proficiency.expires_on >= today)
 
 
+def holders_by_level(session: Session, *, skill_id: int, today: date) -> dict[int, int]:
+    """How many active people hold the skill at each level 1-5 (expired ones left out)."""
+    rows = session.execute(
+        select(Proficiency.level, func.count())
+        .join(Person, Person.id == Proficiency.person_id)
+        .where(Proficiency.skill_id == skill_id, Person.active, counts_on(Proficiency, today))
+        .group_by(Proficiency.level)
+    ).all()
+    counts = dict.fromkeys(range(1, 6), 0)
+    counts.update({level: count for level, count in rows})
+    return counts
+
+
 def people_matching(
     session: Session,
     *,

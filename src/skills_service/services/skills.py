@@ -37,6 +37,12 @@ def resolve_skill(session: Session, name_or_id: str) -> Skill:
     return skill
 
 
+def names_of(session: Session, skill_ids: Sequence[int]) -> dict[int, str]:
+    """Skill names by id, in one query."""
+    rows = session.execute(select(Skill.id, Skill.name).where(Skill.id.in_(skill_ids)))
+    return {skill_id: name for skill_id, name in rows}
+
+
 def list_skills(
     session: Session,
     *,

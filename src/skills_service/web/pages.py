@@ -1,0 +1,273 @@
+"""The pages people use: my skills, the catalogue, people, teams, verifications.
+
+Views stay thin: read the query or form, ask the policy, call a service, render.
+Every write goes through a Flask-WTF form (CSRF token) and carries the version the
+page showed, so an edit made elsewhere in the meantime is refused, not overwritten.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from skills_service import policy
+from skills_service.auth.principal import current_principal, require_principal
+from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
+from skills_service.extensions import db
+from skills_service.models.base import utcnow
+from skills_service.policy import Action, Principal, Role
+from skills_service.services import people, proficiencies, search, skills, teams
+from skills_service.services.common import etag_for
+from skills_service.services.proficiencies import ProficiencyInput
+from skills_service.web.forms import LEVELS, LevelForm, RemoveForm, VerifyForm
+from skills_service.web.markdown import render_markdown
+
+blueprint = Blueprint("web", __name__)
+PAGE_SIZE = 25
+SEARCH_SLOTS = 3
+CATALOGUE_LIMIT = 1000
+CHANGED_ELSEWHERE = "That skill was changed elsewhere in the meantime; here is the latest."
+
+
+@blueprint.app_context_processor
+def _policy_helpers() -> dict[str, object]:
+    """``may('ACTION')`` for templates: what to show is still decided by the policy."""
+    return {"may": lambda action: policy.allows(current_principal(), Action[action])}
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        abort(400, "page must be a whole number from 1 to 10000.")
+    return int(raw)
+
+
+def _text_arg(name: str, max_length: int = 128) -> str | None:
+    value = request.args.get(name, "").strip()
+    if len(value) > max_length:
+        abort(400, f"{name} is longer than {max_length} characters.")
+    return value or None
+
+
+def _catalogue() -> list[tuple[int, str]]:
+    page = skills.list_skills(db.session, page=1, limit=CATALOGUE_LIMIT, include_deprecated=False)
+    return [(skill.id, skill.name) for skill in page.items]
+
+
+@blueprint.get("/")
+def my_skills() -> str:
+    principal = require_principal()
+    session = db.session
+    today = utcnow().date()
+    held = proficiencies.proficiencies_of(session, principal.person_id)
+    expiring = proficiencies.expiring_soon(session, [principal.person_id], today)
+    return render_template(
+        "web/my_skills.html",
+        person=people.get_person(session, principal.person_id),
+        held=held,
+        names=skills.names_of(session, [item.skill_id for item in held]),
+        addable=[
+            (id_, name) for id_, name in _catalogue() if id_ not in {p.skill_id for p in held}
+        ],
+        expiring={item.skill_id for item in expiring},
+        today=today,
+        levels=LEVELS,
+        may_edit=policy.allows(principal, Action.EDIT_PROFICIENCY),
+        form=LevelForm(),
+        remove_form=RemoveForm(),
+        etag_for=etag_for,
+    )
+
+
+@blueprint.post("/my-skills")
+def save_my_skill() -> Response:
+    principal = require_principal()
+    form = LevelForm()
+    if not form.validate_on_submit():
+        flash("Choose a skill and a level from 1 to 5.")
+        return redirect(url_for("web.my_skills"))
+    session = db.session
+    version = form.version.data
+    try:
+        with session.begin():
+            _require_own_edit(principal)
+            proficiencies.upsert_proficiency(
+                session,
+                person_id=principal.person_id,
+                skill_id=form.skill_id.data,
+                data=ProficiencyInput(level=form.level.data, interested=bool(form.interested.data)),
+                actor_id=principal.person_id,
+                if_match=etag_for(version) if version else None,
+                if_none_match=None if version else "*",
+            )
+    except PreconditionFailed:
+        flash(CHANGED_ELSEWHERE)
+    except (InvalidInput, NotFound) as exc:
+        flash(exc.detail)
+    else:
+        flash("Saved.")
+    return redirect(url_for("web.my_skills"))
+
+
+@blueprint.post("/my-skills/remove")
+def remove_my_skill() -> Response:
+    principal = require_principal()
+    form = RemoveForm()
+    if not form.validate_on_submit() or not (form.skill_id.data + form.version.data).isdigit():
+        abort(400, "skill_id and version are required.")
+    session = db.session
+    try:
+        with session.begin():
+            _require_own_edit(principal)
+            proficiencies.delete_proficiency(
+                session,
+                person_id=principal.person_id,
+                skill_id=int(form.skill_id.data),
+                actor_id=principal.person_id,
+                if_match=etag_for(int(form.version.data)),
+            )
+    except PreconditionFailed:
+        flash(CHANGED_ELSEWHERE)
+    else:
+        flash("Removed.")
+    return redirect(url_for("web.my_skills"))
+
+
+def _require_own_edit(principal: Principal) -> None:
+    target = people.as_target(db.session, principal.person_id)
+    policy.require(principal, Action.EDIT_PROFICIENCY, target)
+
+
+@blueprint.get("/skills")
+def catalogue() -> str:
+    text, category = _text_arg("q"), _text_arg("category", 64)
+    page = skills.list_skills(
+        db.session, page=_page_number(), limit=PAGE_SIZE, text=text, category=category
+    )
+    return render_template("web/catalogue.html", page=page, q=text or "", category=category or "")
+
+
+@blueprint.get("/skills/<int:skill_id>")
+def skill_page(skill_id: int) -> str:
+    session = db.session
+    today = utcnow().date()
+    skill = skills.get_skill(session, skill_id)
+    holders = search.people_matching(
+        session,
+        conditions=[search.SkillCondition(skill_id=skill.id, min_level=1)],
+        text=None,
+        page=1,
+        limit=PAGE_SIZE,
+        today=today,
+    )
+    return render_template(
+        "web/skill.html",
+        skill=skill,
+        description=render_markdown(skill.description),
+        counts=search.holders_by_level(session, skill_id=skill.id, today=today),
+        holders=holders,
+        levels=dict(LEVELS),
+    )
+
+
+@blueprint.get("/people")
+def people_search() -> str | tuple[str, int]:
+    wanted = list(zip(request.args.getlist("skill"), request.args.getlist("level"), strict=False))
+    chosen = [(skill, level) for skill, level in wanted[:SEARCH_SLOTS] if skill]
+    text = _text_arg("q")
+    error, results = None, None
+    if chosen or text:
+        session = db.session
+        try:
+            conditions = search.parse_conditions(session, [f"{s}:{lvl}" for s, lvl in chosen])
+            results = search.people_matching(
+                session,
+                conditions=conditions,
+                text=text,
+                page=_page_number(),
+                limit=PAGE_SIZE,
+                today=utcnow().date(),
+            )
+        except (InvalidInput, NotFound) as exc:
+            error = exc.detail
+    slots = chosen + [("", "3")] * (SEARCH_SLOTS - len(chosen))
+    page = render_template(
+        "web/people.html",
+        catalogue=_catalogue(),
+        levels=LEVELS,
+        slots=slots,
+        q=text or "",
+        results=results,
+        error=error,
+    )
+    return (page, 422) if error else page
+
+
+@blueprint.get("/people/<int:person_id>")
+def person_page(person_id: int) -> str:
+    principal = require_principal()
+    session = db.session
+    person = people.get_person(session, person_id)
+    target = people.as_target(session, person_id)
+    held = proficiencies.proficiencies_of(session, person_id)
+    return render_template(
+        "web/person.html",
+        person=person,
+        held=held,
+        names=skills.names_of(session, [item.skill_id for item in held]),
+        team_list=teams.teams_by_id(session, sorted(target.team_ids)),
+        history=proficiencies.history(session, person_id=person_id, limit=50),
+        private=policy.allows(principal, Action.READ_PRIVATE, target),
+        today=utcnow().date(),
+        levels=dict(LEVELS),
+    )
+
+
+@blueprint.get("/teams/<int:team_id>")
+def team_page(team_id: int) -> str:
+    session = db.session
+    return render_template(
+        "web/team.html",
+        team=teams.get_team(session, team_id),
+        members=teams.members(session, team_id),
+        gaps=teams.gaps(session, team_id=team_id, today=utcnow().date()),
+    )
+
+
+@blueprint.get("/verifications")
+def verifications() -> str:
+    principal = require_principal()
+    pending = proficiencies.awaiting_verification(
+        db.session, verifier_id=principal.person_id, everyone=principal.role is Role.ADMIN
+    )
+    return render_template(
+        "web/verifications.html", pending=pending, form=VerifyForm(), levels=dict(LEVELS)
+    )
+
+
+@blueprint.post("/verifications")
+def verify() -> Response:
+    principal = require_principal()
+    form = VerifyForm()
+    fields = (form.person_id.data, form.skill_id.data, form.version.data)
+    if not form.validate_on_submit() or not all(str(value).isdigit() for value in fields):
+        abort(400, "person_id, skill_id and version are required.")
+    person_id, skill_id, version = (int(value) for value in fields)
+    session = db.session
+    try:
+        with session.begin():
+            policy.require(
+                principal, Action.VERIFY_PROFICIENCY, people.as_target(session, person_id)
+            )
+            proficiencies.verify_proficiency(
+                session,
+                person_id=person_id,
+                skill_id=skill_id,
+                verifier_id=principal.person_id,
+                if_match=etag_for(version),
+            )
+    except PreconditionFailed:
+        flash("That proficiency changed since you loaded the page; check it again.")
+    else:
+        flash("Verified.")
+    return redirect(url_for("web.verifications"))

@@ -1,0 +1,97 @@
+"""Security headers on every kind of response, and a CSP that forbids inline script."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+import skills_service
+from skills_service.settings import Settings
+from tests.conftest import Actor, MakeApp, changed
+
+TEMPLATES = Path(skills_service.__file__).parent
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*nonce=)[^>]*>", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style\b|\sstyle=", re.IGNORECASE)
+
+
+def directives(response: TestResponse) -> dict[str, list[str]]:
+    policy = response.headers["Content-Security-Policy"]
+    parsed = {}
+    for directive in policy.split(";"):
+        name, *values = directive.split()
+        parsed[name] = values
+    return parsed
+
+
+def sample_responses(client: FlaskClient, admin: Actor) -> dict[str, TestResponse]:
+    return {
+        "html page": client.get("/login"),
+        "api json": client.get("/api/v1/skills", headers=admin.headers),
+        "problem": client.get("/api/v1/skills/999999", headers=admin.headers),
+        "unauthenticated": client.get("/api/v1/skills"),
+        "not found page": client.get("/no/such/page"),
+        "static asset": client.get("/static/app.css"),
+        "health": client.get("/healthz"),
+        "api docs": client.get("/api/v1/docs"),
+        "openapi": client.get("/api/v1/openapi.json"),
+    }
+
+
+def test_every_kind_of_response_carries_the_security_headers(
+    client: FlaskClient, admin: Actor
+) -> None:
+    for kind, response in sample_responses(client, admin).items():
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", kind
+        assert headers["X-Frame-Options"] == "DENY", kind
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin", kind
+        assert "camera=()" in headers["Permissions-Policy"], kind
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", kind
+        assert "Server" not in headers, kind
+        assert "Strict-Transport-Security" not in headers, kind
+        policy = directives(response)
+        assert policy["frame-ancestors"] == ["'none'"], kind
+        assert policy["object-src"] == ["'none'"], kind
+        assert policy["base-uri"] == ["'none'"], kind
+        response.close()
+
+
+def test_script_src_never_allows_inline_or_eval(client: FlaskClient, admin: Actor) -> None:
+    for kind, response in sample_responses(client, admin).items():
+        script_src = directives(response)["script-src"]
+        assert "'unsafe-inline'" not in script_src, kind
+        assert "'unsafe-eval'" not in script_src, kind
+        assert "*" not in script_src and "data:" not in script_src, kind
+        response.close()
+
+
+def test_inline_styles_are_allowed_only_where_a_bundled_front_end_needs_them(
+    client: FlaskClient,
+) -> None:
+    assert "'unsafe-inline'" not in directives(client.get("/login"))["style-src"]
+    assert "'unsafe-inline'" in directives(client.get("/api/v1/docs"))["style-src"]
+
+
+def test_each_response_gets_a_fresh_nonce(client: FlaskClient) -> None:
+    nonces = {
+        next(value for value in directives(client.get("/login"))["script-src"] if "nonce" in value)
+        for _ in range(5)
+    }
+    assert len(nonces) == 5
+
+
+def test_production_adds_hsts(settings: Settings, make_app: MakeApp) -> None:
+    app = make_app(changed(settings, env="production", allow_sqlite=True))
+    response = app.test_client().get("/healthz", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.rglob("*.html")), ids=lambda path: path.name)
+def test_no_template_has_inline_script_or_style(template: Path) -> None:
+    text = template.read_text(encoding="utf-8")
+    assert not INLINE_SCRIPT.search(text), "inline <script> without a nonce"
+    assert not INLINE_STYLE.search(text), "inline style"
