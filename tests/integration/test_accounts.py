@@ -217,3 +217,20 @@ def test_login_is_throttled_per_address_across_accounts(
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
     assert sign_in(elsewhere, "guess9@example.org", "not the password at all").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "email, password",
+    [("x" * 5000 + "@example.org", PASSWORD), ("someone@example.org", "p" * 100_000)],
+    ids=["oversized email", "oversized password"],
+)
+def test_oversized_credentials_are_a_clean_refusal(app: Flask, email: str, password: str) -> None:
+    response = sign_in(app.test_client(), email, password)
+    assert response.status_code in (413, 422)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_an_oversized_bearer_token_is_a_clean_401(client: FlaskClient) -> None:
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer " + "a" * 20_000})
+    assert response.status_code in (401, 431)
+    assert response.mimetype == "application/problem+json"

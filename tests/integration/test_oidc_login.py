@@ -93,7 +93,7 @@ def test_first_sso_login_provisions_a_person_just_in_time(sso_app: Flask, provid
     client = sso_app.test_client()
     finished = sso_round_trip(client, "ada")
     assert finished.status_code == 302
-    assert finished.headers["Location"] == "/account"
+    assert finished.headers["Location"] == "/"
     page = client.get("/account").get_data(as_text=True)
     assert "Ada Lovelace" in page and "member" in page
 

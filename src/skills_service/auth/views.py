@@ -28,7 +28,8 @@ def login_page() -> str | Response | tuple[str, int]:
     if request.method == "GET" and (target := login.safe_next(request.args.get("next"))):
         login.server_session()[login.NEXT] = target
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form, sso=_sso_enabled())
+        page = render_template("auth/login.html", form=form, sso=_sso_enabled())
+        return page, 422 if form.is_submitted() else 200
     session = db.session
     with session.begin():
         person = accounts.authenticate_password(
@@ -47,7 +48,8 @@ def login_mfa() -> str | Response | tuple[str, int]:
         return redirect(url_for("auth.login_page"))
     form = SecondFactorForm()
     if not form.validate_on_submit():
-        return render_template("auth/login_mfa.html", form=form)
+        page = render_template("auth/login_mfa.html", form=form)
+        return page, 422 if form.is_submitted() else 200
     session = db.session
     with session.begin():
         person = people.get_person(session, person_id)
