@@ -32,7 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,10 @@ from generate import (
     redacted,
     remove_sqlite_files,
 )
+from skills_service.dashboard import figures
 from skills_service.database import make_engine
 from skills_service.models import Person, Proficiency, Team
+from skills_service.services import analytics
 from skills_service.services.search import SkillCondition, people_matching
 from skills_service.services.teams import gaps
 
@@ -64,6 +66,9 @@ CONDITION_LEVELS = (2, 4)
 PAGE_SIZE = 50
 DEFAULT_ITERATIONS = 200
 DEFAULT_WARMUP = 20
+DASHBOARD_MIN_ITERATIONS = 20
+DASHBOARD_WARMUP = 3
+"""The dashboard aggregates read every proficiency, so they get a tenth of the runs."""
 
 Operation = Callable[[Session], int]
 """One benchmarked call; returns the size of its answer (matches, or gap rows)."""
@@ -173,6 +178,30 @@ def gaps_operation(rng: random.Random, team_ids: Sequence[int], today: date) -> 
     return run
 
 
+def dashboard_operation(
+    rng: random.Random, team_ids: Sequence[int], today: date, *, team: bool
+) -> Operation:
+    """What one dashboard callback computes: the aggregates and the figures built from
+    them (org-wide, or for one team with its heatmap and gaps); returns the figure count."""
+
+    def run(session: Session) -> int:
+        scope = analytics.Scope(today=today, team_id=rng.choice(team_ids) if team else None)
+        levels = analytics.skill_levels(session, scope)
+        built = [
+            figures.levels_by_skill(levels),
+            figures.top_skills(levels),
+            figures.coverage(analytics.category_coverage(session, scope)),
+            figures.trend(analytics.monthly_activity(session, scope)),
+        ]
+        if scope.team_id is not None:
+            cells = analytics.team_heatmap(session, team_id=scope.team_id, today=today)
+            built.append(figures.heatmap(cells))
+            built.append(figures.gaps(gaps(session, team_id=scope.team_id, today=today)))
+        return len([figure.to_json() for figure in built])
+
+    return run
+
+
 def time_once(engine: Engine, operation: Operation) -> tuple[float, int]:
     """One call in a fresh session, like one request; the connection is checked out first."""
     with Session(engine) as session:
@@ -242,9 +271,18 @@ def time_database(url: str, options: Options, generation: GenerationReport | Non
         rng = random.Random(options.seed)
         search = search_operation(rng, dataset.common_skills, today)
         team_gaps = gaps_operation(rng, dataset.team_ids, today)
+        org_dashboard = dashboard_operation(rng, dataset.team_ids, today, team=False)
+        team_dashboard = dashboard_operation(rng, dataset.team_ids, today, team=True)
+        fewer = replace(
+            options,
+            iterations=max(DASHBOARD_MIN_ITERATIONS, options.iterations // 10),
+            warmup=min(options.warmup, DASHBOARD_WARMUP),
+        )
         timings = (
             measure(engine, dataset.version, "search", search, options),
             measure(engine, dataset.version, "gaps", team_gaps, options),
+            measure(engine, dataset.version, "dashboard (org)", org_dashboard, fewer),
+            measure(engine, dataset.version, "dashboard (team)", team_dashboard, fewer),
         )
         plans: dict[str, list[str]] = {}
         if options.explain:

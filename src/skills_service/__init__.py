@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from skills_service import api, redis_client
+from skills_service import api, dashboard, redis_client
 from skills_service.auth import account, login, oidc, principal, sessions
 from skills_service.auth import views as auth_views
 from skills_service.extensions import db
@@ -49,5 +49,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.blueprint)
     oidc.init_app(app, settings)
     api.init_app(app)
+    dashboard.init_app(app, production=settings.is_production)
     problems.init_app(app)
     return app

@@ -51,6 +51,7 @@ class Action(Enum):
     EDIT_PROFICIENCY = auto()
     VERIFY_PROFICIENCY = auto()
     SET_TEAM_TARGETS = auto()
+    VIEW_TEAM_ANALYTICS = auto()
     MANAGE_CATALOGUE = auto()
     MANAGE_PEOPLE = auto()
     MANAGE_TEAMS = auto()
@@ -68,6 +69,7 @@ MINIMUM_ROLE: Mapping[Action, Role] = {
     Action.EDIT_PROFICIENCY: Role.MEMBER,
     Action.VERIFY_PROFICIENCY: Role.MANAGER,
     Action.SET_TEAM_TARGETS: Role.MANAGER,
+    Action.VIEW_TEAM_ANALYTICS: Role.MANAGER,
     Action.MANAGE_CATALOGUE: Role.ADMIN,
     Action.MANAGE_PEOPLE: Role.ADMIN,
     Action.MANAGE_TEAMS: Role.ADMIN,
@@ -120,6 +122,8 @@ class TeamTarget:
 
 
 Target = PersonTarget | TeamTarget | None
+TEAM_MANAGER_ACTIONS = frozenset({Action.SET_TEAM_TARGETS, Action.VIEW_TEAM_ANALYTICS})
+"""What a manager may do to the teams they manage (and an admin to any team)."""
 
 
 def _role_allows(principal: Principal, action: Action) -> bool:
@@ -144,7 +148,7 @@ def _object_allows(principal: Principal, action: Action, target: Target) -> bool
             return manages and not own
         if action is Action.READ_PRIVATE:
             return own or manages
-    if isinstance(target, TeamTarget) and action is Action.SET_TEAM_TARGETS:
+    if isinstance(target, TeamTarget) and action in TEAM_MANAGER_ACTIONS:
         return target.team_id in principal.managed_team_ids
     return target is None or action in (Action.READ, Action.READ_OWN_ACCOUNT)
 
@@ -168,7 +172,22 @@ def require(principal: Principal | None, action: Action, target: Target = None) 
         raise Forbidden("You are not allowed to do this.")
 
 
+DASHBOARD_PREFIX = "/dashboard/"
+DASHBOARD_ROUTES = (
+    "",
+    "<path:path>",
+    "_dash-layout",
+    "_dash-dependencies",
+    "_dash-update-component",
+    "_reload-hash",
+    "_favicon.ico",
+    "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+)
+"""The routes Dash registers (its endpoints are named by their paths)."""
+
 ROUTE_ACTIONS: Mapping[str, Action] = {
+    **{DASHBOARD_PREFIX + route: Action.READ for route in DASHBOARD_ROUTES},
+    "_dashboard_dash_assets.static": Action.READ,
     "static": Action.PUBLIC,
     "health.healthz": Action.PUBLIC,
     "health.readyz": Action.PUBLIC,

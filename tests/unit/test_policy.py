@@ -87,6 +87,15 @@ def test_managers_set_targets_only_for_their_teams() -> None:
     assert not policy.allows(manager, Action.SET_TEAM_TARGETS, TeamTarget(TEAM + 1))
 
 
+def test_team_analytics_are_for_that_teams_managers_and_admins() -> None:
+    manager = principal(Role.MANAGER, manages=frozenset({TEAM}))
+    assert policy.allows(manager, Action.VIEW_TEAM_ANALYTICS, TeamTarget(TEAM))
+    assert not policy.allows(manager, Action.VIEW_TEAM_ANALYTICS, TeamTarget(TEAM + 1))
+    assert policy.allows(principal(Role.ADMIN), Action.VIEW_TEAM_ANALYTICS, TeamTarget(TEAM + 1))
+    member_of_team = principal(Role.MEMBER, manages=frozenset({TEAM}))
+    assert not policy.allows(member_of_team, Action.VIEW_TEAM_ANALYTICS, TeamTarget(TEAM))
+
+
 def test_a_read_scoped_credential_never_writes_even_for_an_admin() -> None:
     reader = principal(Role.ADMIN, scopes=frozenset({Scope.READ}))
     assert policy.allows(reader, Action.READ)

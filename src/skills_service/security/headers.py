@@ -5,17 +5,21 @@ Pages carry no inline script or style, so ``script-src`` and ``style-src`` are
 Two pages render third-party front ends that set ``style`` attributes and inject
 ``<style>`` elements at run time — the API docs (Swagger UI) and the dashboard
 (Plotly) — so on those paths, and only there, ``style-src`` also allows
-``'unsafe-inline'``. ``script-src`` never does, anywhere.
+``'unsafe-inline'``. ``script-src`` never does, anywhere: Dash's one inline
+script is allowed by its hash (``SKILLS_CSP_SCRIPT_HASHES``), on its paths only.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 INLINE_STYLE_PATHS = ("/api/v1/docs", "/dashboard/")
+SCRIPT_HASHES = "SKILLS_CSP_SCRIPT_HASHES"
+"""App config: path prefix -> hashes of the inline scripts a mounted app needs there."""
 HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
@@ -31,11 +35,13 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str, *, inline_styles: bool) -> str:
+def content_security_policy(
+    nonce: str, *, inline_styles: bool, script_hashes: Sequence[str] = ()
+) -> str:
     style_src = "'self' 'unsafe-inline'" if inline_styles else f"'self' 'nonce-{nonce}'"
     directives = {
         "default-src": "'self'",
-        "script-src": f"'self' 'nonce-{nonce}'",
+        "script-src": " ".join(["'self'", f"'nonce-{nonce}'", *script_hashes]),
         "style-src": style_src,
         "img-src": "'self' data:",
         "font-src": "'self'",
@@ -49,10 +55,19 @@ def content_security_policy(nonce: str, *, inline_styles: bool) -> str:
 
 
 def _set_headers(response: Response, *, hsts: bool) -> Response:
-    inline_styles = request.path.startswith(INLINE_STYLE_PATHS)
+    path = request.path
+    hashes_by_prefix: Mapping[str, Sequence[str]] = current_app.config.get(SCRIPT_HASHES, {})
+    script_hashes = [
+        digest
+        for prefix, digests in hashes_by_prefix.items()
+        if path.startswith(prefix)
+        for digest in digests
+    ]
     headers = response.headers
     headers["Content-Security-Policy"] = content_security_policy(
-        csp_nonce(), inline_styles=inline_styles
+        csp_nonce(),
+        inline_styles=path.startswith(INLINE_STYLE_PATHS),
+        script_hashes=script_hashes,
     )
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"

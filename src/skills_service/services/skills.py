@@ -43,6 +43,11 @@ def names_of(session: Session, skill_ids: Sequence[int]) -> dict[int, str]:
     return {skill_id: name for skill_id, name in rows}
 
 
+def categories(session: Session) -> list[str]:
+    """Every category in the catalogue, alphabetically."""
+    return list(session.scalars(select(Skill.category).distinct().order_by(Skill.category)))
+
+
 def list_skills(
     session: Session,
     *,
