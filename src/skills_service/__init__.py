@@ -12,7 +12,7 @@ from skills_service.observability import health
 from skills_service.observability import logging as json_logging
 from skills_service.security import authorization, csrf, headers, limits, problems, rate_limits
 from skills_service.settings import Settings
-from skills_service.web import pages
+from skills_service.web import admin, pages
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(account.blueprint)
     app.register_blueprint(oidc.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(admin.blueprint)
     oidc.init_app(app, settings)
     api.init_app(app)
     dashboard.init_app(app, production=settings.is_production)

@@ -21,7 +21,7 @@ XSS = '<img src=x onerror=alert("xss")><script>alert("xss")</script>'
 @pytest.fixture
 def world(app: Flask, make_actor: MakeActor) -> World:
     built = build_world(app, make_actor)
-    for actor in (built.subject, built.manager):
+    for actor in (built.subject, built.manager, built.admin):
         set_password(app, actor.person_id, PASSWORD)
     return built
 
@@ -85,6 +85,25 @@ def test_every_main_page_renders_without_a_csp_violation(
         response = watched.page.goto(live_url + path)
         assert response is not None and response.status == 200, path
         watched.page.wait_for_load_state("networkidle")
+        watched.screenshot(name)
+    watched.assert_clean()
+
+
+def test_the_admin_pages_render_without_a_csp_violation(
+    world: World, live_url: str, watched: Watched
+) -> None:
+    sign_in(watched, live_url, world.admin.email)
+    pages = {
+        "admin-people": "/admin/people",
+        "admin-teams": "/admin/teams",
+        "admin-team": f"/admin/teams/{world.team_id}",
+        "admin-skill": f"/admin/skills/{world.skill_id}",
+        "admin-data": "/admin/data",
+        "admin-tokens": "/admin/tokens",
+    }
+    for name, path in pages.items():
+        response = watched.page.goto(live_url + path)
+        assert response is not None and response.status == 200, path
         watched.screenshot(name)
     watched.assert_clean()
 

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from skills_service.extensions import db
 from skills_service.services import passwords, people
+from tests.conftest import PASSWORD, Actor
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
@@ -44,3 +45,24 @@ def set_password(app: Flask, person_id: int, password: str) -> None:
 def session_cookie(client: FlaskClient) -> str | None:
     cookie = client.get_cookie("skills_session") or client.get_cookie("__Host-skills_session")
     return cookie.value if cookie else None
+
+
+def signed_in(app: Flask, actor: Actor) -> FlaskClient:
+    """A browser signed in as ``actor`` (a password is set for them first)."""
+    set_password(app, actor.person_id, PASSWORD)
+    client = app.test_client()
+    assert sign_in(client, actor.email, PASSWORD).status_code == 302
+    return client
+
+
+def page_text(client: FlaskClient, path: str, status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def submit(client: FlaskClient, page: str, path: str, data: dict[str, Any]) -> Any:
+    """Post a form with the CSRF token of an already fetched page."""
+    token = CSRF_FIELD.search(page)
+    assert token
+    return client.post(path, data={**data, "csrf_token": token.group(1)}, headers=SAME_ORIGIN)

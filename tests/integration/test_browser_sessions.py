@@ -19,6 +19,7 @@ from tests.integration.browser import (
     session_cookie,
     set_password,
     sign_in,
+    signed_in,
 )
 
 STORES = ["database", *(["redis"] if REDIS_URL else [])]
@@ -41,12 +42,6 @@ def person(web_app: Flask, make_actor: MakeActor) -> Actor:
     actor = make_actor("member")
     set_password(web_app, actor.person_id, PASSWORD)
     return actor
-
-
-def signed_in(app: Flask, person: Actor) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, person.email, PASSWORD).status_code == 302
-    return client
 
 
 def test_the_login_page_carries_a_csrf_token(web_app: Flask) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from skills_service.extensions import db
 from skills_service.services import proficiencies, skills, teams
-from tests.conftest import PASSWORD, Actor, MakeActor
-from tests.integration.browser import CSRF_FIELD, SAME_ORIGIN, set_password, sign_in
+from tests.conftest import PASSWORD, MakeActor
+from tests.integration.browser import page_text, set_password, sign_in, signed_in, submit
 from tests.integration.world import World, build_world
 
 FIRST_VERSION = '"1"'
@@ -23,26 +21,6 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 @pytest.fixture
 def world(app: Flask, make_actor: MakeActor) -> World:
     return build_world(app, make_actor)
-
-
-def browser_for(app: Flask, actor: Actor) -> FlaskClient:
-    set_password(app, actor.person_id, PASSWORD)
-    client = app.test_client()
-    assert sign_in(client, actor.email, PASSWORD).status_code == 302
-    return client
-
-
-def page_text(client: FlaskClient, path: str, status: int = 200) -> str:
-    response = client.get(path)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    return response.get_data(as_text=True)
-
-
-def submit(client: FlaskClient, page: str, path: str, data: dict[str, Any]) -> Any:
-    """Post a form with the CSRF token of an already fetched page."""
-    token = CSRF_FIELD.search(page)
-    assert token
-    return client.post(path, data={**data, "csrf_token": token.group(1)}, headers=SAME_ORIGIN)
 
 
 def level_of(app: Flask, person_id: int, skill_id: int) -> int | None:
@@ -60,7 +38,7 @@ def test_signing_in_lands_on_my_skills(app: Flask, world: World) -> None:
 
 
 def test_a_member_adds_edits_and_removes_a_skill(app: Flask, world: World) -> None:
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     page = page_text(client, "/")
     added = submit(client, page, "/my-skills", {"skill_id": world.skill_id, "level": 2})
     assert added.status_code == 302
@@ -82,7 +60,7 @@ def test_a_member_adds_edits_and_removes_a_skill(app: Flask, world: World) -> No
 
 
 def test_an_edit_from_a_stale_page_is_refused_not_overwritten(app: Flask, world: World) -> None:
-    client = browser_for(app, world.subject)
+    client = signed_in(app, world.subject)
     stale = page_text(client, "/")
     first = {"skill_id": world.skill_id, "level": 5, "version": 1}
     assert submit(client, stale, "/my-skills", first).status_code == 302
@@ -93,7 +71,7 @@ def test_an_edit_from_a_stale_page_is_refused_not_overwritten(app: Flask, world:
 
 
 def test_an_out_of_range_level_changes_nothing(app: Flask, world: World) -> None:
-    client = browser_for(app, world.subject)
+    client = signed_in(app, world.subject)
     page = page_text(client, "/")
     bad = {"skill_id": world.skill_id, "level": 9, "version": 1}
     assert submit(client, page, "/my-skills", bad).status_code == 302
@@ -102,7 +80,7 @@ def test_an_out_of_range_level_changes_nothing(app: Flask, world: World) -> None
 
 
 def test_a_viewer_sees_skills_but_cannot_edit_them(app: Flask, world: World) -> None:
-    client = browser_for(app, world.viewer)
+    client = signed_in(app, world.viewer)
     page = page_text(client, "/")
     assert "Add a skill" not in page
     refused = submit(client, page, "/my-skills", {"skill_id": world.skill_id, "level": 3})
@@ -111,7 +89,7 @@ def test_a_viewer_sees_skills_but_cannot_edit_them(app: Flask, world: World) -> 
 
 
 def test_the_catalogue_searches_by_name_and_links_to_skill_pages(app: Flask, world: World) -> None:
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     page = page_text(client, "/skills?q=pyth")
     assert f'href="/skills/{world.skill_id}"' in page
     assert "Python" not in page_text(client, "/skills?q=haskell").split("<tbody>")[1]
@@ -130,7 +108,7 @@ def test_a_skill_page_counts_people_per_level_and_sanitises_markdown(
                 if_match=FIRST_VERSION,
                 description=f"**Snakes**, [docs](https://docs.python.org) {XSS} [x](javascript:1)",
             )
-    page = page_text(browser_for(app, world.member), f"/skills/{world.skill_id}")
+    page = page_text(signed_in(app, world.member), f"/skills/{world.skill_id}")
     assert "<strong>Snakes</strong>" in page
     assert 'href="https://docs.python.org"' in page
     assert "<script>alert" not in page and "<img" not in page
@@ -139,24 +117,24 @@ def test_a_skill_page_counts_people_per_level_and_sanitises_markdown(
 
 
 def test_people_search_needs_every_condition(app: Flask, world: World) -> None:
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     found = page_text(client, f"/people?skill={world.skill_id}&level=3")
     assert "Subject Person" in found and "1 match" in found
     assert "Subject Person" not in page_text(client, f"/people?skill={world.skill_id}&level=4")
 
 
 def test_people_search_names_a_bad_condition(app: Flask, world: World) -> None:
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     page = page_text(client, "/people?skill=999999&level=3", status=422)
     assert 'role="alert"' in page
 
 
 def test_private_fields_show_only_to_those_allowed(app: Flask, world: World) -> None:
     path = f"/people/{world.subject.person_id}"
-    as_member = page_text(browser_for(app, world.member), path)
+    as_member = page_text(signed_in(app, world.member), path)
     assert "Subject Person" in as_member
     assert world.subject.email not in as_member and "private note" not in as_member
-    as_manager = page_text(browser_for(app, world.manager), path)
+    as_manager = page_text(signed_in(app, world.manager), path)
     assert world.subject.email in as_manager and "private note" in as_manager
 
 
@@ -167,7 +145,7 @@ def test_the_team_page_shows_targets_against_members(app: Flask, world: World) -
             teams.replace_targets(
                 session, team_id=world.team_id, wanted=[(world.skill_id, 4)], if_match=ANY_VERSION
             )
-    page = page_text(browser_for(app, world.member), f"/teams/{world.team_id}")
+    page = page_text(signed_in(app, world.member), f"/teams/{world.team_id}")
     assert "Platform" in page and "Subject Person" in page
     row = re.search(r"Python</a></td>\s*<td>4</td>", page)
     assert row, "target row"
@@ -175,7 +153,7 @@ def test_the_team_page_shows_targets_against_members(app: Flask, world: World) -
 
 
 def test_a_manager_verifies_from_the_queue(app: Flask, world: World) -> None:
-    client = browser_for(app, world.manager)
+    client = signed_in(app, world.manager)
     queue = page_text(client, "/verifications")
     assert "Subject Person" in queue
     data = {"person_id": world.subject.person_id, "skill_id": world.skill_id, "version": 1}
@@ -189,7 +167,7 @@ def test_a_manager_verifies_from_the_queue(app: Flask, world: World) -> None:
 
 
 def test_members_have_no_verification_queue(app: Flask, world: World) -> None:
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     assert "Verifications" not in page_text(client, "/")
     page_text(client, "/verifications", status=403)
 
@@ -201,7 +179,7 @@ def test_user_text_is_shown_as_text_on_every_page(app: Flask, world: World) -> N
             skill = skills.create_skill(session, name=XSS[:64], category=XSS[:64])
             teams.update_team(session, team_id=world.team_id, if_match=ANY_VERSION, name=XSS[:64])
         skill_id = skill.id
-    client = browser_for(app, world.member)
+    client = signed_in(app, world.member)
     for path in (
         "/skills",
         f"/skills/{skill_id}",

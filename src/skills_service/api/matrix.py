@@ -61,7 +61,4 @@ def _uploaded_text() -> str:
         raw: bytes = upload.read()
     else:
         raw = request.get_data()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("The file is not UTF-8 text.", {"file": ["Save it as UTF-8."]}) from None
+    return matrix.decode_upload(raw)

@@ -127,11 +127,16 @@ def _safe_detail(detail: str | None) -> str | None:
     return detail
 
 
-def from_domain_error(error: errors.DomainError) -> Response:
-    status = next(
+def status_for(error: errors.DomainError) -> HTTPStatus:
+    """The HTTP status a domain error stands for (pages re-rendered with an error use it)."""
+    return next(
         (code for kind, code in _DOMAIN_STATUS.items() if isinstance(error, kind)),
         HTTPStatus.BAD_REQUEST,
     )
+
+
+def from_domain_error(error: errors.DomainError) -> Response:
+    status = status_for(error)
     headers = {}
     if isinstance(error, errors.Unauthenticated):
         challenge = 'Bearer realm="skills-service"'

@@ -24,7 +24,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skills_service.errors import DomainError, ImportRejected, LineError
+from skills_service.errors import DomainError, ImportRejected, InvalidInput, LineError
 from skills_service.models import Person, Proficiency, Skill, SkillAlias
 from skills_service.services import people, proficiencies
 from skills_service.services.common import clean_text, name_key
@@ -55,6 +55,14 @@ def unprotect_cell(text: str) -> str:
     if text.startswith("'") and text[1:].startswith(PROTECTED_PREFIXES):
         return text[1:]
     return text
+
+
+def decode_upload(raw: bytes) -> str:
+    """The text of an uploaded CSV file (UTF-8, with or without a byte-order mark)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("The file is not UTF-8 text.", {"file": ["Save it as UTF-8."]}) from None
 
 
 def export_rows(session: Session, *, batch_size: int = 2000) -> Iterator[list[str]]:

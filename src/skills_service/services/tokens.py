@@ -12,14 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput, NotFound
 from skills_service.models import ApiToken, Person
 from skills_service.models.base import utcnow
 from skills_service.policy import Scope
-from skills_service.services.common import clean_text
+from skills_service.services.common import Page, clean_text
 
 PREFIX = "sks_"
 SECRET_LENGTH = len(PREFIX) + 43
@@ -80,6 +80,25 @@ def tokens_of(session: Session, person_id: int) -> Sequence[ApiToken]:
     return session.scalars(
         select(ApiToken).where(ApiToken.person_id == person_id).order_by(ApiToken.id)
     ).all()
+
+
+def active_tokens(
+    session: Session, *, now: datetime, page: int, limit: int
+) -> Page[tuple[ApiToken, Person]]:
+    """Every unrevoked, unexpired token with its owner, newest first (for administrators)."""
+    live = (ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+    total = session.scalar(select(func.count()).select_from(ApiToken).where(*live)) or 0
+    rows = session.execute(
+        select(ApiToken, Person)
+        .join(Person, Person.id == ApiToken.person_id)
+        .where(*live)
+        .order_by(ApiToken.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    return Page(
+        items=[(token, person) for token, person in rows], total=total, page=page, limit=limit
+    )
 
 
 def revoke_token(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 LEVELS = [
     (1, "1 · awareness"),
@@ -33,3 +34,56 @@ class VerifyForm(FlaskForm):  # type: ignore[misc]
     person_id = HiddenField(validators=[DataRequired()])
     skill_id = HiddenField(validators=[DataRequired()])
     version = HiddenField(validators=[DataRequired()])
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: nothing to fill in but the CSRF token."""
+
+
+class PersonCreateForm(FlaskForm):  # type: ignore[misc]
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=256)])
+    role = StringField("Role", validators=[DataRequired(), Length(max=16)])
+
+
+class PersonUpdateForm(FlaskForm):  # type: ignore[misc]
+    role = StringField("Role", validators=[DataRequired(), Length(max=16)])
+    active = BooleanField("Active")
+    version = IntegerField("Version", validators=[DataRequired(), NumberRange(min=1)])
+
+
+class TeamForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", validators=[DataRequired(), Length(max=256)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+
+
+class MemberForm(FlaskForm):  # type: ignore[misc]
+    email = StringField("Email", validators=[DataRequired(), Length(max=320)])
+    manager = BooleanField("Manages the team")
+    version = IntegerField("Version", validators=[DataRequired(), NumberRange(min=1)])
+
+
+class MemberRemoveForm(FlaskForm):  # type: ignore[misc]
+    person_id = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+    version = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+
+
+class TargetForm(FlaskForm):  # type: ignore[misc]
+    """Set one target; ``level`` 0 removes it. ``version`` is the team's."""
+
+    skill_id = IntegerField("Skill", validators=[DataRequired(), NumberRange(min=1)])
+    level = IntegerField("Target level", validators=[InputRequired(), NumberRange(min=0, max=5)])
+    version = IntegerField("Version", validators=[DataRequired(), NumberRange(min=1)])
+
+
+class SkillForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", validators=[DataRequired(), Length(max=256)])
+    category = StringField("Category", validators=[DataRequired(), Length(max=256)])
+    description = TextAreaField("Description (Markdown)", validators=[Optional(), Length(max=5000)])
+    aliases = StringField("Aliases, comma-separated", validators=[Optional(), Length(max=1000)])
+    deprecated = BooleanField("Deprecated")
+    version = IntegerField("Version", validators=[Optional(), NumberRange(min=1)])
+
+
+class ImportForm(FlaskForm):  # type: ignore[misc]
+    file = FileField("CSV file", validators=[FileRequired()])

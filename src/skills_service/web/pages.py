@@ -15,12 +15,14 @@ from skills_service.auth.principal import current_principal, require_principal
 from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
-from skills_service.policy import Action, Principal, Role
+from skills_service.policy import Action, Principal, Role, TeamTarget
+from skills_service.security.problems import status_for
 from skills_service.services import people, proficiencies, search, skills, teams
 from skills_service.services.common import etag_for
 from skills_service.services.proficiencies import ProficiencyInput
-from skills_service.web.forms import LEVELS, LevelForm, RemoveForm, VerifyForm
+from skills_service.web.forms import LEVELS, LevelForm, RemoveForm, TargetForm, VerifyForm
 from skills_service.web.markdown import render_markdown
+from skills_service.web.queries import page_number, text_arg
 
 blueprint = Blueprint("web", __name__)
 PAGE_SIZE = 25
@@ -33,20 +35,6 @@ CHANGED_ELSEWHERE = "That skill was changed elsewhere in the meantime; here is t
 def _policy_helpers() -> dict[str, object]:
     """``may('ACTION')`` for templates: what to show is still decided by the policy."""
     return {"may": lambda action: policy.allows(current_principal(), Action[action])}
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        abort(400, "page must be a whole number from 1 to 10000.")
-    return int(raw)
-
-
-def _text_arg(name: str, max_length: int = 128) -> str | None:
-    value = request.args.get(name, "").strip()
-    if len(value) > max_length:
-        abort(400, f"{name} is longer than {max_length} characters.")
-    return value or None
 
 
 def _catalogue() -> list[tuple[int, str]]:
@@ -140,9 +128,9 @@ def _require_own_edit(principal: Principal) -> None:
 
 @blueprint.get("/skills")
 def catalogue() -> str:
-    text, category = _text_arg("q"), _text_arg("category", 64)
+    text, category = text_arg("q"), text_arg("category", 64)
     page = skills.list_skills(
-        db.session, page=_page_number(), limit=PAGE_SIZE, text=text, category=category
+        db.session, page=page_number(), limit=PAGE_SIZE, text=text, category=category
     )
     return render_template("web/catalogue.html", page=page, q=text or "", category=category or "")
 
@@ -174,7 +162,7 @@ def skill_page(skill_id: int) -> str:
 def people_search() -> str | tuple[str, int]:
     wanted = list(zip(request.args.getlist("skill"), request.args.getlist("level"), strict=False))
     chosen = [(skill, level) for skill, level in wanted[:SEARCH_SLOTS] if skill]
-    text = _text_arg("q")
+    text = text_arg("q")
     error, results = None, None
     if chosen or text:
         session = db.session
@@ -184,7 +172,7 @@ def people_search() -> str | tuple[str, int]:
                 session,
                 conditions=conditions,
                 text=text,
-                page=_page_number(),
+                page=page_number(),
                 limit=PAGE_SIZE,
                 today=utcnow().date(),
             )
@@ -226,12 +214,50 @@ def person_page(person_id: int) -> str:
 @blueprint.get("/teams/<int:team_id>")
 def team_page(team_id: int) -> str:
     session = db.session
+    may_set_targets = policy.allows(
+        current_principal(), Action.SET_TEAM_TARGETS, TeamTarget(team_id)
+    )
     return render_template(
         "web/team.html",
         team=teams.get_team(session, team_id),
         members=teams.members(session, team_id),
         gaps=teams.gaps(session, team_id=team_id, today=utcnow().date()),
+        may_set_targets=may_set_targets,
+        catalogue=_catalogue() if may_set_targets else [],
+        levels=LEVELS,
+        form=TargetForm(),
     )
+
+
+@blueprint.post("/teams/<int:team_id>/targets")
+def set_target(team_id: int) -> Response | tuple[str, int]:
+    """Set (or with level 0, remove) one target level; the team's version guards it."""
+    form = TargetForm()
+    if not form.validate_on_submit():
+        flash("Choose a skill and a target level from 0 (none) to 5.")
+        return team_page(team_id), 422
+    session = db.session
+    try:
+        with session.begin():
+            policy.require(require_principal(), Action.SET_TEAM_TARGETS, TeamTarget(team_id))
+            wanted = {
+                target.skill_id: target.level for target, _ in teams.targets(session, team_id)
+            }
+            wanted[form.skill_id.data] = form.level.data
+            teams.replace_targets(
+                session,
+                team_id=team_id,
+                wanted=[(skill_id, level) for skill_id, level in wanted.items() if level],
+                if_match=etag_for(form.version.data),
+            )
+    except PreconditionFailed:
+        flash("The team changed since you loaded the page; here is the latest.")
+        return team_page(team_id), 412
+    except (InvalidInput, NotFound) as exc:
+        flash(exc.detail)
+        return team_page(team_id), status_for(exc)
+    flash("Target saved.")
+    return redirect(url_for("web.team_page", team_id=team_id), code=303)
 
 
 @blueprint.get("/verifications")
