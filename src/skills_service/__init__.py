@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin.blueprint)
     oidc.init_app(app, settings)
     api.init_app(app)
-    dashboard.init_app(app, production=settings.is_production)
+    dashboard.init_app(
+        app,
+        production=settings.is_production,
+        cache_seconds=settings.dashboard_cache_seconds,
+    )
     problems.init_app(app)
     return app

@@ -88,6 +88,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024, le=256 * 1_048_576)
     token_max_days: int = Field(default=365, ge=1, le=3650)
+    dashboard_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     unrecognised: tuple[str, ...] = Field(default=(), exclude=True)
 
     @field_validator("trusted_proxies", mode="before")

@@ -35,6 +35,7 @@ def test_signing_in_lands_on_my_skills(app: Flask, world: World) -> None:
     assert sign_in(client, world.subject.email, PASSWORD).headers["Location"] == "/"
     page = page_text(client, "/")
     assert "My skills" in page and "Python" in page and "self-assessed" in page
+    assert f'My teams: <a href="/teams/{world.team_id}">Platform</a>' in page
 
 
 def test_a_member_adds_edits_and_removes_a_skill(app: Flask, world: World) -> None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from skills_service import policy
+from skills_service import policy, redis_client
 from skills_service.auth.principal import current_principal, require_principal
-from skills_service.dashboard import figures
+from skills_service.dashboard.charts import ChartCache, cache_key, chart_figures
 from skills_service.errors import InvalidInput
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
@@ -29,6 +28,7 @@ from skills_service.policy import DASHBOARD_PREFIX, Action, Principal, Role, Tea
 from skills_service.services import analytics, skills, teams
 
 CSRF_COOKIE = "skills_dashboard_csrf"
+CACHE_KEY = "skills_service.dashboard_cache"
 LAYOUT_ENDPOINT = DASHBOARD_PREFIX + "_dash-layout"
 ALL_TEAMS_LIMIT = 5000
 GRAPH_CONFIG = dcc.Graph.Config(displaylogo=False, responsive=True)
@@ -43,7 +43,7 @@ def _team_options(principal: Principal) -> list[dict[str, Any]]:
     return [{"label": team.name, "value": team.id} for team in found]
 
 
-def _graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Graph:
+def _graph(graph_id: str, figure: dict[str, Any] | None = None) -> dcc.Graph:
     return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="chart")
 
 
@@ -111,22 +111,10 @@ def _scope(team_id: object, category: object) -> analytics.Scope:
 
 def update_charts(team_id: object, category: object) -> tuple[Any, ...]:
     scope = _scope(team_id, category)
-    session = db.session
-    levels = analytics.skill_levels(session, scope)
-    org = (
-        figures.levels_by_skill(levels),
-        figures.top_skills(levels),
-        figures.coverage(analytics.category_coverage(session, scope)),
-        figures.trend(analytics.monthly_activity(session, scope)),
-    )
-    if scope.team_id is None:
-        return (*org, [])
-    cells = analytics.team_heatmap(session, team_id=scope.team_id, today=scope.today)
-    gaps = teams.gaps(session, team_id=scope.team_id, today=scope.today)
-    team_charts = [
-        _graph("heatmap", figures.heatmap(cells)),
-        _graph("gaps", figures.gaps(gaps)),
-    ]
+    cache: ChartCache = current_app.extensions[CACHE_KEY]
+    charts = cache.get_or_compute(cache_key(scope), lambda: chart_figures(db.session, scope))
+    org, team = charts[:4], charts[4:]
+    team_charts = [_graph("heatmap", team[0]), _graph("gaps", team[1])] if team else []
     return (*org, team_charts)
 
 
@@ -144,7 +132,7 @@ def _set_csrf_cookie(response: Response, *, secure: bool) -> Response:
     return response
 
 
-def init_app(app: Flask, *, production: bool) -> None:
+def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     dash_app = Dash(
         __name__,
         server=False,
@@ -169,5 +157,8 @@ def init_app(app: Flask, *, production: bool) -> None:
         Input("team", "value"),
         Input("category", "value"),
     )(update_charts)
+    app.extensions[CACHE_KEY] = ChartCache(
+        app.extensions.get(redis_client.EXTENSION_KEY), ttl_seconds=cache_seconds
+    )
     app.config["SKILLS_CSP_SCRIPT_HASHES"] = {DASHBOARD_PREFIX: tuple(dash_app.csp_hashes())}
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))

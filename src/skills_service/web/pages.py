@@ -52,6 +52,7 @@ def my_skills() -> str:
     return render_template(
         "web/my_skills.html",
         person=people.get_person(session, principal.person_id),
+        team_list=teams.teams_by_id(session, people.team_ids_of(session, principal.person_id)),
         held=held,
         names=skills.names_of(session, [item.skill_id for item in held]),
         addable=[
