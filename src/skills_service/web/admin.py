@@ -8,14 +8,11 @@ with the reason and the matching 4xx status, and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from skills_service.auth.principal import require_principal
-from skills_service.errors import DomainError, ImportRejected, InvalidInput
+from skills_service.errors import DomainError, ImportRejected
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
@@ -33,26 +30,12 @@ from skills_service.web.forms import (
     TeamForm,
 )
 from skills_service.web.queries import page_number, text_arg
+from skills_service.web.responses import invalid_form, refused
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
 ROLES = [role.value for role in Role]
 Answer = str | Response | tuple[str, int]
-
-
-def _refused(error: DomainError, render: Callable[[], str]) -> tuple[str, int]:
-    """The page again, with what was wrong, under the error's own status."""
-    flash(error.detail)
-    if isinstance(error, InvalidInput):
-        for field, messages in error.errors.items():
-            for message in messages:
-                flash(f"{field}: {message}")
-    return render(), status_for(error)
-
-
-def _invalid_form(form: FlaskForm) -> InvalidInput:
-    errors: dict[str, list[str]] = form.errors
-    return InvalidInput("Some fields are missing or not valid.", errors)
 
 
 @blueprint.get("/people")
@@ -82,13 +65,13 @@ def create_person() -> Answer:
     form = PersonCreateForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             person = people.create_person(
                 db.session, email=form.email.data, name=form.name.data, role=form.role.data
             )
     except DomainError as error:
-        return _refused(error, people_page)
+        return refused(error, people_page)
     flash(f"{person.name} was added as {person.role}.")
     return redirect(url_for("admin.people_page", q=person.email), code=303)
 
@@ -98,7 +81,7 @@ def update_person(person_id: int) -> Answer:
     form = PersonUpdateForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             person = people.update_person(
                 db.session,
@@ -108,7 +91,7 @@ def update_person(person_id: int) -> Answer:
                 active=bool(form.active.data),
             )
     except DomainError as error:
-        return _refused(error, people_page)
+        return refused(error, people_page)
     flash(f"{person.name} is now {person.role}{'' if person.active else ', inactive'}.")
     return redirect(url_for("admin.people_page", q=person.email), code=303)
 
@@ -120,7 +103,7 @@ def reset_password(person_id: int) -> Answer:
             person = people.get_person(db.session, person_id)
             one_time = accounts.admin_reset_password(db.session, person=person)
     except DomainError as error:
-        return _refused(error, people_page)
+        return refused(error, people_page)
     page = render_template("admin/one_time_password.html", person=person, password=one_time)
     return Response(page, headers={"Cache-Control": "no-store"})
 
@@ -136,13 +119,13 @@ def create_team() -> Answer:
     form = TeamForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             team = teams.create_team(
                 db.session, name=form.name.data, description=form.description.data or ""
             )
     except DomainError as error:
-        return _refused(error, teams_page)
+        return refused(error, teams_page)
     return redirect(url_for("admin.team_page", team_id=team.id), code=303)
 
 
@@ -163,7 +146,7 @@ def add_member(team_id: int) -> Answer:
     form = MemberForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             person = people.get_by_email(db.session, form.email.data)
             teams.add_member(
@@ -174,7 +157,7 @@ def add_member(team_id: int) -> Answer:
                 if_match=etag_for(form.version.data),
             )
     except DomainError as error:
-        return _refused(error, lambda: team_page(team_id))
+        return refused(error, lambda: team_page(team_id))
     return redirect(url_for("admin.team_page", team_id=team_id), code=303)
 
 
@@ -183,7 +166,7 @@ def remove_member(team_id: int) -> Answer:
     form = MemberRemoveForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             teams.remove_member(
                 db.session,
@@ -192,7 +175,7 @@ def remove_member(team_id: int) -> Answer:
                 if_match=etag_for(form.version.data),
             )
     except DomainError as error:
-        return _refused(error, lambda: team_page(team_id))
+        return refused(error, lambda: team_page(team_id))
     return redirect(url_for("admin.team_page", team_id=team_id), code=303)
 
 
@@ -220,7 +203,7 @@ def create_skill() -> Answer:
     form = SkillForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             skill = skills.create_skill(
                 db.session,
@@ -230,7 +213,7 @@ def create_skill() -> Answer:
                 aliases=_aliases(form.aliases.data),
             )
     except DomainError as error:
-        return _refused(error, lambda: render_template("admin/skill.html", skill=None, form=form))
+        return refused(error, lambda: render_template("admin/skill.html", skill=None, form=form))
     flash(f"{skill.name} was added to the catalogue.")
     return redirect(url_for("web.skill_page", skill_id=skill.id), code=303)
 
@@ -240,7 +223,7 @@ def update_skill(skill_id: int) -> Answer:
     form = SkillForm()
     try:
         if not form.validate_on_submit() or form.version.data is None:
-            raise _invalid_form(form)
+            raise invalid_form(form)
         with db.session.begin():
             skills.update_skill(
                 db.session,
@@ -253,7 +236,7 @@ def update_skill(skill_id: int) -> Answer:
                 deprecated=bool(form.deprecated.data),
             )
     except DomainError as error:
-        return _refused(error, lambda: skill_page(skill_id))
+        return refused(error, lambda: skill_page(skill_id))
     flash("Saved.")
     return redirect(url_for("web.skill_page", skill_id=skill_id), code=303)
 
@@ -272,7 +255,7 @@ def import_data() -> Answer:
     form = ImportForm()
     try:
         if not form.validate_on_submit():
-            raise _invalid_form(form)
+            raise invalid_form(form)
         text = matrix.decode_upload(form.file.data.read())
         with db.session.begin():
             report = matrix.import_csv(db.session, text, actor_id=require_principal().person_id)
@@ -282,7 +265,7 @@ def import_data() -> Answer:
         )
         return page, status_for(rejected)
     except DomainError as error:
-        return _refused(error, data_page)
+        return refused(error, data_page)
     return render_template("admin/data.html", form=ImportForm(), report=report, line_errors=[])
 
 
@@ -298,6 +281,6 @@ def revoke_token(token_id: int) -> Answer:
         with db.session.begin():
             tokens.revoke_token(db.session, token_id=token_id)
     except DomainError as error:
-        return _refused(error, tokens_page)
+        return refused(error, tokens_page)
     flash("The token was revoked.")
     return redirect(url_for("admin.tokens_page"), code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 LEVELS = [
@@ -26,14 +26,14 @@ class LevelForm(FlaskForm):  # type: ignore[misc]
 
 
 class RemoveForm(FlaskForm):  # type: ignore[misc]
-    skill_id = HiddenField(validators=[DataRequired()])
-    version = HiddenField(validators=[DataRequired()])
+    skill_id = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+    version = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
 
 
 class VerifyForm(FlaskForm):  # type: ignore[misc]
-    person_id = HiddenField(validators=[DataRequired()])
-    skill_id = HiddenField(validators=[DataRequired()])
-    version = HiddenField(validators=[DataRequired()])
+    person_id = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+    skill_id = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+    version = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
 
 
 class ConfirmForm(FlaskForm):  # type: ignore[misc]

@@ -7,28 +7,28 @@ page showed, so an edit made elsewhere in the meantime is refused, not overwritt
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from skills_service import policy
 from skills_service.auth.principal import current_principal, require_principal
-from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
+from skills_service.errors import DomainError, InvalidInput, NotFound
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import Action, Principal, Role, TeamTarget
-from skills_service.security.problems import status_for
 from skills_service.services import people, proficiencies, search, skills, teams
 from skills_service.services.common import etag_for
 from skills_service.services.proficiencies import ProficiencyInput
 from skills_service.web.forms import LEVELS, LevelForm, RemoveForm, TargetForm, VerifyForm
 from skills_service.web.markdown import render_markdown
 from skills_service.web.queries import page_number, text_arg
+from skills_service.web.responses import invalid_form, refused
 
 blueprint = Blueprint("web", __name__)
 PAGE_SIZE = 25
 SEARCH_SLOTS = 3
 CATALOGUE_LIMIT = 1000
-CHANGED_ELSEWHERE = "That skill was changed elsewhere in the meantime; here is the latest."
+Answer = str | Response | tuple[str, int]
 
 
 @blueprint.app_context_processor
@@ -48,36 +48,33 @@ def my_skills() -> str:
     session = db.session
     today = utcnow().date()
     held = proficiencies.proficiencies_of(session, principal.person_id)
+    held_ids = {item.skill_id for item in held}
     expiring = proficiencies.expiring_soon(session, [principal.person_id], today)
     return render_template(
         "web/my_skills.html",
         person=people.get_person(session, principal.person_id),
         team_list=teams.teams_by_id(session, people.team_ids_of(session, principal.person_id)),
         held=held,
-        names=skills.names_of(session, [item.skill_id for item in held]),
-        addable=[
-            (id_, name) for id_, name in _catalogue() if id_ not in {p.skill_id for p in held}
-        ],
+        names=skills.names_of(session, list(held_ids)),
+        addable=[(skill_id, name) for skill_id, name in _catalogue() if skill_id not in held_ids],
         expiring={item.skill_id for item in expiring},
         today=today,
         levels=LEVELS,
         may_edit=policy.allows(principal, Action.EDIT_PROFICIENCY),
         form=LevelForm(),
         remove_form=RemoveForm(),
-        etag_for=etag_for,
     )
 
 
 @blueprint.post("/my-skills")
-def save_my_skill() -> Response:
+def save_my_skill() -> Answer:
     principal = require_principal()
     form = LevelForm()
-    if not form.validate_on_submit():
-        flash("Choose a skill and a level from 1 to 5.")
-        return redirect(url_for("web.my_skills"))
     session = db.session
-    version = form.version.data
     try:
+        if not form.validate_on_submit():
+            raise invalid_form(form, "Choose a skill and a level from 1 to 5.")
+        version = form.version.data
         with session.begin():
             _require_own_edit(principal)
             proficiencies.upsert_proficiency(
@@ -89,37 +86,33 @@ def save_my_skill() -> Response:
                 if_match=etag_for(version) if version else None,
                 if_none_match=None if version else "*",
             )
-    except PreconditionFailed:
-        flash(CHANGED_ELSEWHERE)
-    except (InvalidInput, NotFound) as exc:
-        flash(exc.detail)
-    else:
-        flash("Saved.")
-    return redirect(url_for("web.my_skills"))
+    except DomainError as error:
+        return refused(error, my_skills)
+    flash("Saved.")
+    return redirect(url_for("web.my_skills"), code=303)
 
 
 @blueprint.post("/my-skills/remove")
-def remove_my_skill() -> Response:
+def remove_my_skill() -> Answer:
     principal = require_principal()
     form = RemoveForm()
-    if not form.validate_on_submit() or not (form.skill_id.data + form.version.data).isdigit():
-        abort(400, "skill_id and version are required.")
     session = db.session
     try:
+        if not form.validate_on_submit():
+            raise invalid_form(form)
         with session.begin():
             _require_own_edit(principal)
             proficiencies.delete_proficiency(
                 session,
                 person_id=principal.person_id,
-                skill_id=int(form.skill_id.data),
+                skill_id=form.skill_id.data,
                 actor_id=principal.person_id,
-                if_match=etag_for(int(form.version.data)),
+                if_match=etag_for(form.version.data),
             )
-    except PreconditionFailed:
-        flash(CHANGED_ELSEWHERE)
-    else:
-        flash("Removed.")
-    return redirect(url_for("web.my_skills"))
+    except DomainError as error:
+        return refused(error, my_skills)
+    flash("Removed.")
+    return redirect(url_for("web.my_skills"), code=303)
 
 
 def _require_own_edit(principal: Principal) -> None:
@@ -231,14 +224,13 @@ def team_page(team_id: int) -> str:
 
 
 @blueprint.post("/teams/<int:team_id>/targets")
-def set_target(team_id: int) -> Response | tuple[str, int]:
+def set_target(team_id: int) -> Answer:
     """Set (or with level 0, remove) one target level; the team's version guards it."""
     form = TargetForm()
-    if not form.validate_on_submit():
-        flash("Choose a skill and a target level from 0 (none) to 5.")
-        return team_page(team_id), 422
     session = db.session
     try:
+        if not form.validate_on_submit():
+            raise invalid_form(form, "Choose a skill and a target level from 0 (none) to 5.")
         with session.begin():
             policy.require(require_principal(), Action.SET_TEAM_TARGETS, TeamTarget(team_id))
             wanted = {
@@ -251,12 +243,8 @@ def set_target(team_id: int) -> Response | tuple[str, int]:
                 wanted=[(skill_id, level) for skill_id, level in wanted.items() if level],
                 if_match=etag_for(form.version.data),
             )
-    except PreconditionFailed:
-        flash("The team changed since you loaded the page; here is the latest.")
-        return team_page(team_id), 412
-    except (InvalidInput, NotFound) as exc:
-        flash(exc.detail)
-        return team_page(team_id), status_for(exc)
+    except DomainError as error:
+        return refused(error, lambda: team_page(team_id))
     flash("Target saved.")
     return redirect(url_for("web.team_page", team_id=team_id), code=303)
 
@@ -273,28 +261,26 @@ def verifications() -> str:
 
 
 @blueprint.post("/verifications")
-def verify() -> Response:
+def verify() -> Answer:
     principal = require_principal()
     form = VerifyForm()
-    fields = (form.person_id.data, form.skill_id.data, form.version.data)
-    if not form.validate_on_submit() or not all(str(value).isdigit() for value in fields):
-        abort(400, "person_id, skill_id and version are required.")
-    person_id, skill_id, version = (int(value) for value in fields)
     session = db.session
     try:
+        if not form.validate_on_submit():
+            raise invalid_form(form)
         with session.begin():
+            person_id = form.person_id.data
             policy.require(
                 principal, Action.VERIFY_PROFICIENCY, people.as_target(session, person_id)
             )
             proficiencies.verify_proficiency(
                 session,
                 person_id=person_id,
-                skill_id=skill_id,
+                skill_id=form.skill_id.data,
                 verifier_id=principal.person_id,
-                if_match=etag_for(version),
+                if_match=etag_for(form.version.data),
             )
-    except PreconditionFailed:
-        flash("That proficiency changed since you loaded the page; check it again.")
-    else:
-        flash("Verified.")
-    return redirect(url_for("web.verifications"))
+    except DomainError as error:
+        return refused(error, verifications)
+    flash("Verified.")
+    return redirect(url_for("web.verifications"), code=303)
