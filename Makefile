@@ -30,6 +30,10 @@ browser:
 			chromium fonts-dejavu-core >/dev/null; } || \
 		{ [ "$$CI" != true ] && echo "WARNING: no Chromium; the browser tests will be SKIPPED" >&2; }
 
+$(INSTANCE)/secret_key:
+	mkdir -p $(INSTANCE)
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+
 ## run: the embedded default (SQLite, demo data, an admin) on http://127.0.0.1:8000
 run: install $(INSTANCE)/secret_key
 	$(RUN_ENV) $(SKILLS) db upgrade

@@ -83,9 +83,15 @@ def create_user(
 ) -> None:
     """Create a person with a local account. The password is never an argument."""
     session = db.session
-    if exist_ok and people.find_by_email(session, email) is not None:
-        click.echo(f"{email} already exists; unchanged")
-        return
+    if exist_ok:
+        try:
+            with session.begin():
+                existing = people.find_by_email(session, email)
+        except DomainError as exc:
+            _fail(exc.detail)
+        if existing is not None:
+            click.echo(f"{email} already exists; unchanged")
+            return
     password: str | None
     if no_password:
         password = None
@@ -195,9 +201,12 @@ def token_revoke(token_id: int) -> None:
 def demo_data(people_count: int, seed: int, if_empty: bool) -> None:
     """Load a realistic demo organisation into an empty database."""
     session = db.session
-    if if_empty and not demo.catalogue_is_empty(session):
-        click.echo("demo data not loaded: the database already has data")
-        return
+    if if_empty:
+        with session.begin():
+            empty = demo.catalogue_is_empty(session)
+        if not empty:
+            click.echo("demo data not loaded: the database already has data")
+            return
     try:
         with (
             session.begin(),

@@ -509,3 +509,48 @@ def test_serve_refuses_to_start_with_a_placeholder_key(runs: dict[str, Run]) -> 
     assert "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert "SKILLS_SECRET_KEY" in run.stderr
+
+
+def test_demo_data_if_empty_loads_once_then_leaves_the_data_alone(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    first = invoke(runner, "demo-data", "--people", "12", "--if-empty")
+    assert first.exit_code == 0, first.output
+    assert "demo data:" in first.stdout
+    second = invoke(runner, "demo-data", "--people", "12", "--if-empty")
+    assert second.exit_code == 0, second.output
+    assert "not loaded" in second.stdout
+
+
+def test_create_user_exist_ok_creates_a_person_who_does_not_exist_yet(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = invoke(
+        runner,
+        "create-user",
+        "first@example.org",
+        "--role",
+        "admin",
+        "--one-time-password",
+        "--exist-ok",
+    )
+    assert result.exit_code == 0, result.output
+    assert find_person(app, "first@example.org") is not None
+    assert len(result.stdout.strip().splitlines()[-1]) >= 20
+
+
+def test_the_make_run_sequence_works_on_a_new_database_and_again_on_a_restart(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    sequence = [
+        ["db", "upgrade"],
+        ["demo-data", "--people", "12", "--if-empty"],
+        ["create-user", "admin@example.org", "--role", "admin", "--name", "Administrator",
+         "--one-time-password", "--exist-ok"],
+    ]  # fmt: skip
+    for _ in range(2):
+        for command in sequence:
+            result = invoke(runner, *command)
+            assert result.exit_code == 0, (command, result.output)
+    person = find_person(app, "admin@example.org")
+    assert person is not None and person.must_change_password
