@@ -5,7 +5,8 @@ It sits behind the same sign-in and route policy as every page (its routes are i
 signed-in principal; team charts are shown only to who may see that team
 (``Action.VIEW_TEAM_ANALYTICS``). Dash's renderer sends the CSRF token from a
 cookie in a header, so its callbacks pass the same CSRF check as forms; its one
-inline script is allowed by hash, never by ``'unsafe-inline'``.
+inline script is allowed by hash, never by ``'unsafe-inline'``. Finished charts are
+cached briefly (``charts.ChartCache``), because the org-wide aggregates are slow.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from skills_service.errors import InvalidInput
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import DASHBOARD_PREFIX, Action, Principal, Role, TeamTarget
+from skills_service.security import headers
 from skills_service.services import analytics, skills, teams
 
 CSRF_COOKIE = "skills_dashboard_csrf"
@@ -160,5 +162,5 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     app.extensions[CACHE_KEY] = ChartCache(
         app.extensions.get(redis_client.EXTENSION_KEY), ttl_seconds=cache_seconds
     )
-    app.config["SKILLS_CSP_SCRIPT_HASHES"] = {DASHBOARD_PREFIX: tuple(dash_app.csp_hashes())}
+    app.config[headers.SCRIPT_HASHES] = {DASHBOARD_PREFIX: tuple(dash_app.csp_hashes())}
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))
