@@ -35,6 +35,15 @@ def sign_in(watched: Watched, live_url: str, email: str) -> None:
     page.wait_for_url(live_url + "/")
 
 
+def visit_all(watched: Watched, live_url: str, pages: dict[str, str]) -> None:
+    """Open each page, expect a 200, and keep a screenshot under its name."""
+    for name, path in pages.items():
+        response = watched.page.goto(live_url + path)
+        assert response is not None and response.status == 200, path
+        watched.page.wait_for_load_state("networkidle")
+        watched.screenshot(name)
+
+
 def test_sign_in_and_edit_a_level_inline(
     app: Flask, world: World, live_url: str, watched: Watched
 ) -> None:
@@ -81,11 +90,7 @@ def test_every_main_page_renders_without_a_csp_violation(
         "account": "/account",
         "api-docs": "/api/v1/docs",
     }
-    for name, path in pages.items():
-        response = watched.page.goto(live_url + path)
-        assert response is not None and response.status == 200, path
-        watched.page.wait_for_load_state("networkidle")
-        watched.screenshot(name)
+    visit_all(watched, live_url, pages)
     watched.assert_clean()
 
 
@@ -101,10 +106,7 @@ def test_the_admin_pages_render_without_a_csp_violation(
         "admin-data": "/admin/data",
         "admin-tokens": "/admin/tokens",
     }
-    for name, path in pages.items():
-        response = watched.page.goto(live_url + path)
-        assert response is not None and response.status == 200, path
-        watched.screenshot(name)
+    visit_all(watched, live_url, pages)
     watched.assert_clean()
 
 

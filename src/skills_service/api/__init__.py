@@ -7,6 +7,7 @@ from flask_smorest import Api
 
 from skills_service.api import docs, matrix, me, people, proficiencies, skills, teams
 from skills_service.api.schemas.common import ProblemSchema
+from skills_service.security import headers
 
 PREFIX = "/api/v1"
 
@@ -44,3 +45,4 @@ def init_app(app: Flask) -> None:
     for resource in (me, skills, people, proficiencies, teams, matrix):
         api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
     app.register_blueprint(docs.blueprint, url_prefix=PREFIX)
+    headers.allow(app, PREFIX + "/docs", inline_styles=True)  # Swagger UI styles at run time

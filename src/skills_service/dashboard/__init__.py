@@ -162,5 +162,5 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     app.extensions[CACHE_KEY] = ChartCache(
         app.extensions.get(redis_client.EXTENSION_KEY), ttl_seconds=cache_seconds
     )
-    app.config[headers.SCRIPT_HASHES] = {DASHBOARD_PREFIX: tuple(dash_app.csp_hashes())}
+    headers.allow(app, DASHBOARD_PREFIX, script_hashes=dash_app.csp_hashes(), inline_styles=True)
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))

@@ -2,29 +2,45 @@
 
 Pages carry no inline script or style, so ``script-src`` and ``style-src`` are
 ``'self'`` plus a per-response nonce that a template may use (``csp_nonce()``).
-Two pages render third-party front ends that set ``style`` attributes and inject
-``<style>`` elements at run time — the API docs (Swagger UI) and the dashboard
-(Plotly) — so on those paths, and only there, ``style-src`` also allows
-``'unsafe-inline'``. ``script-src`` never does, anywhere: Dash's one inline
-script is allowed by its hash (``SKILLS_CSP_SCRIPT_HASHES``), on its paths only.
+A mounted front end that needs more registers it for its own paths with
+``allow(...)``: the API docs (Swagger UI) and the dashboard (Plotly) set ``style``
+attributes and inject ``<style>`` elements at run time, so there ``style-src``
+also allows ``'unsafe-inline'``; Dash's one inline script is allowed by its hash.
+``script-src`` never allows ``'unsafe-inline'``, anywhere.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
-INLINE_STYLE_PATHS = ("/api/v1/docs", "/dashboard/")
-SCRIPT_HASHES = "SKILLS_CSP_SCRIPT_HASHES"
-"""App config: path prefix -> hashes of the inline scripts a mounted app needs there."""
+EXCEPTIONS_KEY = "skills_service.csp_exceptions"
 HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"
 )
+
+
+@dataclass(frozen=True)
+class PathException:
+    """What the policy also allows under one path prefix, for a mounted front end."""
+
+    prefix: str
+    script_hashes: tuple[str, ...] = ()
+    inline_styles: bool = False
+
+
+def allow(
+    app: Flask, prefix: str, *, script_hashes: Sequence[str] = (), inline_styles: bool = False
+) -> None:
+    """Relax the policy under ``prefix`` only (never ``'unsafe-inline'`` for scripts)."""
+    exceptions: list[PathException] = app.extensions.setdefault(EXCEPTIONS_KEY, [])
+    exceptions.append(PathException(prefix, tuple(script_hashes), inline_styles))
 
 
 def csp_nonce() -> str:
@@ -55,19 +71,13 @@ def content_security_policy(
 
 
 def _set_headers(response: Response, *, hsts: bool) -> Response:
-    path = request.path
-    hashes_by_prefix: Mapping[str, Sequence[str]] = current_app.config.get(SCRIPT_HASHES, {})
-    script_hashes = [
-        digest
-        for prefix, digests in hashes_by_prefix.items()
-        if path.startswith(prefix)
-        for digest in digests
-    ]
+    exceptions: list[PathException] = current_app.extensions.get(EXCEPTIONS_KEY, [])
+    here = [item for item in exceptions if request.path.startswith(item.prefix)]
     headers = response.headers
     headers["Content-Security-Policy"] = content_security_policy(
         csp_nonce(),
-        inline_styles=path.startswith(INLINE_STYLE_PATHS),
-        script_hashes=script_hashes,
+        inline_styles=any(item.inline_styles for item in here),
+        script_hashes=[digest for item in here for digest in item.script_hashes],
     )
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"

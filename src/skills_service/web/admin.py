@@ -40,10 +40,11 @@ Answer = str | Response | tuple[str, int]
 
 @blueprint.get("/people")
 def people_page() -> str:
+    text = text_arg("q")
     results = search.people_matching(
         db.session,
         conditions=[],
-        text=text_arg("q"),
+        text=text,
         page=page_number(),
         limit=PAGE_SIZE,
         today=utcnow().date(),
@@ -52,7 +53,7 @@ def people_page() -> str:
     return render_template(
         "admin/people.html",
         results=results,
-        q=text_arg("q") or "",
+        q=text or "",
         roles=ROLES,
         create_form=PersonCreateForm(),
         update_form=PersonUpdateForm(),
@@ -110,8 +111,9 @@ def reset_password(person_id: int) -> Answer:
 
 @blueprint.get("/teams")
 def teams_page() -> str:
-    found = teams.list_teams(db.session, page=page_number(), limit=PAGE_SIZE, text=text_arg("q"))
-    return render_template("admin/teams.html", page=found, q=text_arg("q") or "", form=TeamForm())
+    text = text_arg("q")
+    found = teams.list_teams(db.session, page=page_number(), limit=PAGE_SIZE, text=text)
+    return render_template("admin/teams.html", page=found, q=text or "", form=TeamForm())
 
 
 @blueprint.post("/teams")
