@@ -10,7 +10,15 @@ from skills_service.auth import views as auth_views
 from skills_service.extensions import db
 from skills_service.observability import health
 from skills_service.observability import logging as json_logging
-from skills_service.security import authorization, csrf, headers, limits, problems, rate_limits
+from skills_service.security import (
+    authorization,
+    csrf,
+    headers,
+    limits,
+    problems,
+    proxies,
+    rate_limits,
+)
 from skills_service.settings import Settings
 from skills_service.web import admin, pages
 
@@ -29,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SKILLS_SETTINGS=settings,
         JSON_SORT_KEYS=False,
     )
+    proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     db.init_app(app, settings.sqlalchemy_url)
     redis_client.init_app(

@@ -7,22 +7,41 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 EXTENSION_KEY = "skills_service.database"
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: pre-ping for PostgreSQL, FK checks for SQLite."""
+    """An engine tuned for the backend: pre-ping for PostgreSQL, FK checks for SQLite.
+
+    A pooled PostgreSQL connection is pinged before use, so connections that died with
+    the server are replaced once it is back. A new connection gives up after
+    ``CONNECT_TIMEOUT_SECONDS`` unless the URL sets ``connect_timeout``: psycopg would
+    wait 130 s for a server that does not answer, holding the request all that time.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    connect_args = (
+        {}
+        if "connect_timeout" in make_url(url).query
+        else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_recycle=1800,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

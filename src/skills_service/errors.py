@@ -47,6 +47,13 @@ class PreconditionFailed(DomainError):
     pass
 
 
+class Unavailable(DomainError):
+    """A store the request needs (database, Redis) cannot be reached right now.
+
+    Nothing is wrong with the request itself; the client may retry it later.
+    """
+
+
 class InvalidInput(DomainError):
     """Input that passed the schema but breaks a domain rule; ``errors`` is per field."""
 

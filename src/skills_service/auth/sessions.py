@@ -8,6 +8,10 @@ session of that person on every replica at once), and small per-session data
 
 Idle and absolute timeouts are enforced on load; the id is rotated at sign-in and
 at every privilege change (``rotate``).
+
+When the store cannot be reached, a request that relies on its session (it has no
+bearer token) answers 503, and so does one that would store a new session; a request
+with a bearer token never reads the session and goes on.
 """
 
 from __future__ import annotations
@@ -17,20 +21,23 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, after_this_request, current_app
+from flask import session as request_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
-from skills_service import redis_client
+from skills_service import errors, redis_client
 from skills_service.database import database_sessions
 from skills_service.models import WebSession
+from skills_service.security import problems
 from skills_service.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ DEVELOPMENT_COOKIE = "skills_session"
 LAST_SEEN_RESOLUTION = 60.0
 MAX_COOKIE_LENGTH = 128
 STORE_KEY = "skills_service.session_store"
+STORE_UNAVAILABLE = "Sign-in sessions cannot be read or stored right now; try again shortly."
 
 
 def _store_key(session_id: str) -> str:
@@ -170,9 +178,21 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.modified = False
         self.rotated_from: str | None = None
         self.ended = False
+        self.saved = False
+        self.unavailable = False
+
+    @classmethod
+    def unreadable(cls) -> ServerSession:
+        """The session of a request whose store could not be reached; never saved."""
+        web = cls(None, SessionRecord())
+        web.unavailable = True
+        return web
 
     @property
     def person_id(self) -> int | None:
+        """Who the session belongs to; ``Unavailable`` when its store could not be read."""
+        if self.unavailable:
+            raise errors.Unavailable(STORE_UNAVAILABLE)
         return self.record.person_id
 
 
@@ -200,7 +220,10 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         session_id = request.cookies.get(self.cookie_name)
         if session_id and len(session_id) <= MAX_COOKIE_LENGTH:
-            record = self._live_record(session_id)
+            try:
+                record = self._live_record(session_id)
+            except errors.Unavailable:
+                return ServerSession.unreadable()
             if record is not None:
                 return ServerSession(session_id, record)
         return ServerSession(
@@ -209,9 +232,12 @@ class ServerSessionInterface(SessionInterface):
 
     def _live_record(self, session_id: str) -> SessionRecord | None:
         try:
-            record = self.store.load(_store_key(session_id))
+            with _reachable_store():
+                record = self.store.load(_store_key(session_id))
+        except errors.Unavailable:
+            raise
         except Exception:
-            log.exception("session store unavailable; treating the request as signed out")
+            log.exception("unreadable session record; treating the request as signed out")
             return None
         if record is None:
             return None
@@ -220,13 +246,26 @@ class ServerSessionInterface(SessionInterface):
             now - record.last_seen_at > self.timeouts.idle_seconds
             or now - record.created_at > self.timeouts.absolute_seconds
         ):
-            self.store.delete(_store_key(session_id))
+            with _reachable_store():
+                self.store.delete(_store_key(session_id))
             return None
         return record
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Store the session, once more only if it changed since (see ``_save_first``)."""
         if not isinstance(session, ServerSession):
             raise TypeError("the server session interface saves only its own sessions")
+        if session.unavailable or (session.saved and not session.modified):
+            return
+        try:
+            with _reachable_store():
+                self._write(session, response)
+        except errors.Unavailable:
+            session.unavailable = True
+            raise
+        session.saved, session.modified = True, False
+
+    def _write(self, session: ServerSession, response: Response) -> None:
         if session.rotated_from is not None:
             self.store.delete(_store_key(session.rotated_from))
         if session.ended:
@@ -263,6 +302,36 @@ class ServerSessionInterface(SessionInterface):
         )
 
 
+@contextmanager
+def _reachable_store() -> Iterator[None]:
+    """A store that is out of reach raises ``Unavailable``; any other error passes."""
+    try:
+        yield
+    except Exception as error:
+        if not problems.is_outage(error):
+            raise
+        log.error("session store unreachable (%s)", type(error).__name__)
+        raise errors.Unavailable(STORE_UNAVAILABLE) from error
+
+
+def _save_first() -> None:
+    """``before_request``: save the session before the other after-request hooks run.
+
+    Flask saves it after them, once the response is logged and its headers are set;
+    saved first, a store that fails turns the response into a 503 that is logged and
+    carries every header. Flask's own save then writes only what changed since.
+    """
+    after_this_request(_save_now)
+
+
+def _save_now(response: Response) -> Response:
+    try:
+        current_app.session_interface.save_session(current_app, request_session, response)
+    except errors.Unavailable as error:
+        return problems.from_domain_error(error)
+    return response
+
+
 def rotate(session: ServerSession, *, person_id: int | None, epoch: int) -> None:
     """A new id for a new privilege level (fixation defence); the old id dies."""
     if session.session_id is not None:
@@ -295,6 +364,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     secure = settings.is_production
     app.session_interface = ServerSessionInterface(store, timeouts, secure=secure)
     app.extensions[STORE_KEY] = store
+    app.before_request(_save_first)
 
 
 def store_of(app: Flask) -> SessionStore:

@@ -17,7 +17,10 @@ from flask import (
     request,
     url_for,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +29,8 @@ from skills_service import errors
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "urn:skills-service:problem:"
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "The service is temporarily unavailable; try again shortly."
 
 _DOMAIN_STATUS: Mapping[type[errors.DomainError], HTTPStatus] = {
     errors.NotFound: HTTPStatus.NOT_FOUND,
@@ -36,6 +41,7 @@ _DOMAIN_STATUS: Mapping[type[errors.DomainError], HTTPStatus] = {
     errors.PreconditionFailed: HTTPStatus.PRECONDITION_FAILED,
     errors.InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.ImportRejected: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 
@@ -127,6 +133,26 @@ def _safe_detail(detail: str | None) -> str | None:
     return detail
 
 
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` means a store the request needs is out of reach (answered 503).
+
+    That is: the database refused or lost the connection (SQLAlchemy marks a driver
+    error ``connection_invalidated`` when the driver reports a lost connection, whatever
+    its class; an ``OperationalError`` is the server failing to serve), no pooled
+    connection came free in time, or Redis could not be reached or did not answer.
+    """
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError)
+    return isinstance(error, PoolTimeout | RedisConnectionError | RedisTimeoutError)
+
+
+def _outage_summary(error: BaseException) -> str:
+    """The error's kind and the driver's first line, for the log (never for the client)."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    first_line = str(cause).strip().splitlines()[:1]
+    return f"{type(error).__name__}: {first_line[0] if first_line else type(cause).__name__}"
+
+
 def status_for(error: errors.DomainError) -> HTTPStatus:
     """The HTTP status a domain error stands for (pages re-rendered with an error use it)."""
     return next(
@@ -147,6 +173,8 @@ def from_domain_error(error: errors.DomainError) -> Response:
     extra = None
     if isinstance(error, errors.ImportRejected):
         extra = {"line_errors": [vars(line) for line in error.line_errors]}
+    if isinstance(error, errors.Unavailable):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return problem(
         int(status), error.detail, field_errors=field_errors, headers=headers, extra=extra
     )
@@ -161,18 +189,12 @@ def from_integrity_error(_error: IntegrityError) -> Response:
     return problem(409, "The change conflicts with existing data.")
 
 
-def from_database_unavailable(_error: DBAPIError) -> Response:
-    log.error("database unavailable", exc_info=True)
-    return problem(
-        503,
-        "The service is temporarily unavailable; try again shortly.",
-        headers={"Retry-After": "5"},
-    )
-
-
 def from_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return from_http_exception(error)
+    if is_outage(error):
+        log.error("backing store unavailable (%s)", _outage_summary(error))
+        return from_domain_error(errors.Unavailable(UNAVAILABLE_DETAIL))
     log.exception("unhandled error")
     return problem(500, "An unexpected error occurred; quote the request id when reporting it.")
 
@@ -182,5 +204,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(errors.DomainError, from_domain_error)
     app.register_error_handler(StaleDataError, from_stale_data)
     app.register_error_handler(IntegrityError, from_integrity_error)
-    app.register_error_handler(OperationalError, from_database_unavailable)
     app.register_error_handler(Exception, from_unexpected)
