@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install browser run test check lint types sast bench lock clean
+.PHONY: install system-packages browser run test check lint types sast bench lock clean
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,16 +19,22 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 install: $(STAMP)
 
-## browser: Debian's Chromium for the browser tests (Playwright drives it; no download).
-## Outside CI a machine without it only warns, and the browser tests are skipped.
+## system-packages: the Debian packages some tests need, installed when missing: Chromium
+## for the browser tests (Playwright drives it; no download) and iputils-ping for the
+## diagnostics ping. Outside CI a machine without them only warns, and those tests are skipped.
 CHROMIUM := /usr/bin/chromium
-browser:
-	@test -x $(CHROMIUM) || { \
+PING := /usr/bin/ping
+system-packages:
+	@{ test -x $(CHROMIUM) && test -x $(PING); } || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			chromium fonts-dejavu-core >/dev/null; } || \
-		{ [ "$$CI" != true ] && echo "WARNING: no Chromium; the browser tests will be SKIPPED" >&2; }
+			chromium fonts-dejavu-core iputils-ping >/dev/null; } || \
+		{ [ "$$CI" != true ] && \
+			echo "WARNING: no Chromium or no ping; the browser and ping tests will be SKIPPED" >&2; }
+
+## browser: the same (the name the browser tests point to)
+browser: system-packages
 
 $(INSTANCE)/secret_key:
 	mkdir -p $(INSTANCE)
@@ -43,7 +49,7 @@ run: install $(INSTANCE)/secret_key
 	$(RUN_ENV) $(SKILLS) serve --host 127.0.0.1 --port 8000
 
 ## test: every gate of `make check`, then the whole test suite
-test: install browser check
+test: install system-packages check
 	$(BIN)/pytest
 
 check: lint types sast

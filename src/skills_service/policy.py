@@ -58,6 +58,7 @@ class Action(Enum):
     READ_AUDIT = auto()
     EXPORT = auto()
     IMPORT = auto()
+    RUN_DIAGNOSTICS = auto()
 
 
 MINIMUM_ROLE: Mapping[Action, Role] = {
@@ -76,6 +77,7 @@ MINIMUM_ROLE: Mapping[Action, Role] = {
     Action.READ_AUDIT: Role.ADMIN,
     Action.EXPORT: Role.ADMIN,
     Action.IMPORT: Role.ADMIN,
+    Action.RUN_DIAGNOSTICS: Role.ADMIN,
 }
 """The least role that may ever perform each action (object rules may narrow it)."""
 
@@ -265,6 +267,9 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "teams.get_gaps": Action.READ,
     "matrix.export_matrix": Action.EXPORT,
     "matrix.import_matrix": Action.IMPORT,
+    "diagnostics.hello": Action.READ,
+    "diagnostics.calculate": Action.READ,
+    "diagnostics.ping": Action.RUN_DIAGNOSTICS,
 }
 
 

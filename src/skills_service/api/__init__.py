@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from skills_service.api import docs, matrix, me, people, proficiencies, skills, teams
+from skills_service.api import (
+    diagnostics,
+    docs,
+    matrix,
+    me,
+    people,
+    proficiencies,
+    skills,
+    teams,
+)
 from skills_service.api.schemas.common import ProblemSchema
 from skills_service.security import headers
 
@@ -42,7 +51,7 @@ def init_app(app: Flask) -> None:
     )
     app.config.setdefault("API_BODY_TYPES", {}).update(matrix.BODY_TYPES)
     api = ProblemApi(app)
-    for resource in (me, skills, people, proficiencies, teams, matrix):
+    for resource in (me, skills, people, proficiencies, teams, matrix, diagnostics):
         api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
     app.register_blueprint(docs.blueprint, url_prefix=PREFIX)
     headers.allow(app, PREFIX + "/docs", inline_styles=True)  # Swagger UI styles at run time
