@@ -11,6 +11,7 @@ from skills_service.extensions import db
 from skills_service.observability import health
 from skills_service.observability import logging as json_logging
 from skills_service.security import (
+    audit_context,
     authorization,
     csrf,
     headers,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     db.init_app(app, settings.sqlalchemy_url)
+    audit_context.init_app(app)
     redis_client.init_app(
         app, settings.redis_url.get_secret_value() if settings.redis_url else None
     )

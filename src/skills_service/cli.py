@@ -14,14 +14,16 @@ from flask.cli import FlaskGroup
 from skills_service import create_app, migrations
 from skills_service.errors import DomainError, ImportRejected
 from skills_service.extensions import db
+from skills_service.security import audit_context
+from skills_service.services import audit, matrix, people, tokens
 from skills_service.services import demo_data as demo
-from skills_service.services import matrix, people, tokens
 from skills_service.settings import ConfigError, Settings, Severity
 
 EXIT_CONFIG = 2
 
 
 def _app_factory() -> Flask:
+    audit_context.acting_as(audit.Context(credential="cli"))
     return create_app()
 
 
@@ -275,6 +277,22 @@ def export_command(path: Path) -> None:
             if count % 10_000 == 0:
                 click.echo(f"exported {count - 1} people", err=True)
     click.echo(f"exported {max(count - 1, 0)} people to {path}")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain from the first event; exit 1 at the first broken link."""
+    session = db.session
+    with session.begin():
+        result = audit.verify(session)
+    if not result.intact:
+        _fail(f"audit trail broken at event {result.broken_at}: {result.reason}")
+    click.echo(f"audit trail intact: {result.events} events, head {result.head_hash}")
 
 
 @cli.command("check-config", with_appcontext=False)

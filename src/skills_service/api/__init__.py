@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from skills_service.api import (
+    audit,
     diagnostics,
     docs,
     matrix,
@@ -51,7 +52,7 @@ def init_app(app: Flask) -> None:
     )
     app.config.setdefault("API_BODY_TYPES", {}).update(matrix.BODY_TYPES)
     api = ProblemApi(app)
-    for resource in (me, skills, people, proficiencies, teams, matrix, diagnostics):
+    for resource in (me, skills, people, proficiencies, teams, matrix, audit, diagnostics):
         api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
     app.register_blueprint(docs.blueprint, url_prefix=PREFIX)
     headers.allow(app, PREFIX + "/docs", inline_styles=True)  # Swagger UI styles at run time

@@ -9,9 +9,11 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from skills_service.auth import sessions
+from skills_service.database import database_sessions
 from skills_service.errors import Forbidden
 from skills_service.models import Person
 from skills_service.policy import Role
+from skills_service.services import audit
 
 PENDING_MFA = "pending_mfa"
 PENDING_MFA_SECONDS = 300
@@ -38,12 +40,12 @@ def server_session() -> sessions.ServerSession:
 
 
 def after_first_factor(person: Person) -> Response:
-    """Password (or SSO) accepted: ask for the second factor, or finish."""
+    """Password accepted: ask for the second factor, or finish."""
     if person.mfa_enabled_at is not None:
         web = server_session()
         web[PENDING_MFA] = {"person_id": person.id, "at": time.time()}
         return redirect(url_for("auth.login_mfa"))
-    return complete(person)
+    return complete(person, method="password")
 
 
 def pending_mfa_person_id() -> int | None:
@@ -57,8 +59,15 @@ def pending_mfa_person_id() -> int | None:
     return person_id if isinstance(person_id, int) else None
 
 
-def complete(person: Person) -> Response:
+def complete(person: Person, *, method: str) -> Response:
     """Signed in: a fresh session id bound to the person's current session epoch."""
+    audit.record_now(
+        database_sessions(current_app),
+        "login.succeeded",
+        target_type="person",
+        target_id=person.id,
+        after={"method": method},
+    )
     web = server_session()
     target = safe_next(web.get(NEXT))
     sessions.rotate(web, person_id=person.id, epoch=person.session_epoch)

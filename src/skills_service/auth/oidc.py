@@ -74,7 +74,7 @@ def callback() -> Response:
     except Conflict as exc:
         log.info("single sign-on could not link an account")
         raise SingleSignOnFailed(exc.detail) from None
-    return login.complete(person)
+    return login.complete(person, method="single sign-on")
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -69,11 +69,10 @@ def _from_bearer(secret: str) -> Principal:
         if found is None:
             raise InvalidCredentials("The access token is invalid, expired or revoked.")
         token, person = found
-        principal = principal_for(session, person, tokens.token_scopes(token))
-    else:
-        principal = _from_jwt(session, secret)
-    session.commit()
-    return principal
+        g.credential = "token"
+        return principal_for(session, person, tokens.token_scopes(token))
+    g.credential = "jwt"
+    return _from_jwt(session, secret)
 
 
 def _from_jwt(session: Session, token: str) -> Principal:
@@ -122,9 +121,11 @@ def load_principal() -> None:
     if secret is not None:
         g.bearer = True
         g.principal = _from_bearer(secret)
-        return
-    g.principal = _from_session()
-    # End the read transaction, so each view starts its own unit of work.
+    else:
+        g.principal = _from_session()
+        g.credential = "session" if g.principal is not None else "anonymous"
+    # End the transaction (and record a token's use, by its principal), so each view
+    # starts its own unit of work.
     db.session.commit()
 
 

@@ -63,7 +63,7 @@ def login_mfa() -> str | Response | tuple[str, int]:
         return render_template(
             "auth/login_mfa.html", form=form, error="That code is not valid."
         ), 401
-    return login.complete(person)
+    return login.complete(person, method="password and second factor")
 
 
 @blueprint.route("/logout", methods=["POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from skills_service.models.account import RecoveryCode, WebSession
+from skills_service.models.audit import AuditEvent, AuditHead
 from skills_service.models.base import Base
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
@@ -12,6 +13,8 @@ from skills_service.models.token import ApiToken
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
+    "AuditHead",
     "Base",
     "Person",
     "Proficiency",

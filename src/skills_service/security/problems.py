@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from skills_service import errors
+from skills_service.security import audit_context
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,8 @@ def status_for(error: errors.DomainError) -> HTTPStatus:
 
 
 def from_domain_error(error: errors.DomainError) -> Response:
+    if isinstance(error, errors.Forbidden):
+        audit_context.record_refusal(error)
     status = status_for(error)
     headers = {}
     if isinstance(error, errors.Unauthenticated):

@@ -13,7 +13,7 @@ from skills_service.errors import Conflict, InvalidInput, Unauthenticated
 from skills_service.models import Person
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
-from skills_service.services import passwords, people
+from skills_service.services import audit, passwords, people
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,16 @@ def authenticate_password(session: Session, *, email: str, password: str) -> Per
         person = None
     valid = passwords.verify_password_or_dummy(person.password_hash if person else None, password)
     if person is None or not valid or not person.active:
+        reason = (
+            "unknown account" if person is None else "wrong password" if not valid else "inactive"
+        )
+        audit.record(
+            session,
+            "login.failed",
+            target_type="person",
+            target_id=person.id if person else None,
+            after={"method": "password", "reason": reason},
+        )
         return None
     if person.password_hash and passwords.HASHER.check_needs_rehash(person.password_hash):
         person.password_hash = passwords.HASHER.hash(password)

@@ -27,7 +27,7 @@ import heapq
 import random
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,7 @@ from skills_service.models import (
 )
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
+from skills_service.services import audit
 from skills_service.services.common import clean_text, etag_for, name_key
 from skills_service.services.people import NAME_MAX, normalise_email
 from skills_service.services.proficiencies import EXPIRY_WARNING_DAYS
@@ -540,9 +541,13 @@ def generate_demo_organisation(
     held = _insert_proficiencies(session, rng, staff, catalogue, at, progress)
     _backdate(session, teams, at - timedelta(days=TENURE_DAYS[1] + 30))
     _deprecate(session, catalogue)
-    return DemoSummary(
+    summary = DemoSummary(
         skills=len(catalogue), people=len(staff), teams=len(teams), proficiencies=held
     )
+    # People, memberships and proficiencies are bulk-inserted, unseen by the unit of
+    # work: one event stands for them.
+    audit.record(session, "demo_data.loaded", target_type="organisation", after=asdict(summary))
+    return summary
 
 
 def _create_catalogue(session: Session) -> list[_CatalogueSkill]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from skills_service.models import Person, RecoveryCode
 from skills_service.models.base import utcnow
+from skills_service.services import audit
 
 ISSUER_NAME = "skills-service"
 RECOVERY_CODES = 10
@@ -106,7 +107,25 @@ def _hash_code(code: str) -> str:
 def verify_second_factor(
     session: Session, *, person: Person, code: str, secret_key: bytes, now: float | None = None
 ) -> bool:
-    """A fresh TOTP code (never one already used) or an unused recovery code."""
+    """A fresh TOTP code (never one already used) or an unused recovery code.
+
+    A refused code is recorded in the audit trail.
+    """
+    accepted = _accepts(session, person=person, code=code, secret_key=secret_key, now=now)
+    if not accepted:
+        audit.record(
+            session,
+            "login.failed",
+            target_type="person",
+            target_id=person.id,
+            after={"method": "second factor", "reason": "code not accepted"},
+        )
+    return accepted
+
+
+def _accepts(
+    session: Session, *, person: Person, code: str, secret_key: bytes, now: float | None
+) -> bool:
     if person.totp_secret_encrypted is None:
         return False
     try:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
@@ -177,10 +177,20 @@ def replace_targets(
     if errors:
         raise InvalidInput("The targets are not valid.", errors)
     _bump(session, team, if_match, required=True)
-    session.execute(delete(TeamTarget).where(TeamTarget.team_id == team_id))
+    # Row by row rather than one DELETE, so the audit trail sees each target change.
+    current = {
+        target.skill_id: target
+        for target in session.scalars(select(TeamTarget).where(TeamTarget.team_id == team_id))
+    }
+    for skill_id, target in current.items():
+        if skill_id not in levels:
+            session.delete(target)
+        else:
+            target.level = levels[skill_id]
     session.add_all(
         TeamTarget(team_id=team_id, skill_id=skill_id, level=level)
         for skill_id, level in levels.items()
+        if skill_id not in current
     )
     session.flush()
     return team

@@ -1,4 +1,4 @@
-"""``/admin``: people and roles, teams and members, the catalogue, CSV data, tokens.
+"""``/admin``: people, teams, the catalogue, CSV data, tokens and the audit trail.
 
 The route policy admits administrators only (``policy.ROUTE_ACTIONS``), and the
 CSRF check has run before any of these views. Every change goes through the same
@@ -8,7 +8,7 @@ with the reason and the matching 4xx status, and writes nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from skills_service.auth.principal import require_principal
@@ -17,7 +17,16 @@ from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
 from skills_service.security.problems import status_for
-from skills_service.services import accounts, matrix, people, search, skills, teams, tokens
+from skills_service.services import (
+    accounts,
+    audit,
+    matrix,
+    people,
+    search,
+    skills,
+    teams,
+    tokens,
+)
 from skills_service.services.common import etag_for
 from skills_service.web.forms import (
     ConfirmForm,
@@ -286,3 +295,18 @@ def revoke_token(token_id: int) -> Answer:
         return refused(error, tokens_page)
     flash("The token was revoked.")
     return redirect(url_for("admin.tokens_page"), code=303)
+
+
+@blueprint.get("/audit")
+def audit_page() -> str:
+    actor = text_arg("actor", max_length=12)
+    if actor is not None and not actor.isdigit():
+        abort(400, "actor must be a person's number.")
+    filters = audit.EventFilter(
+        actor_id=int(actor) if actor else None,
+        action=text_arg("action", max_length=64),
+        target_type=text_arg("target_type", max_length=32),
+        target_id=text_arg("target_id", max_length=64),
+    )
+    found = audit.events(db.session, filters, page=page_number(), limit=PAGE_SIZE)
+    return render_template("admin/audit.html", page=found, filters=filters)

@@ -11,13 +11,16 @@ from collections.abc import Callable
 from flask import flash
 from flask_wtf import FlaskForm
 
-from skills_service.errors import DomainError, InvalidInput, PreconditionFailed
+from skills_service.errors import DomainError, Forbidden, InvalidInput, PreconditionFailed
+from skills_service.security import audit_context
 from skills_service.security.problems import status_for
 
 STALE_PAGE = "This changed since you loaded the page; the page now shows the latest."
 
 
 def refused(error: DomainError, render: Callable[[], str]) -> tuple[str, int]:
+    if isinstance(error, Forbidden):
+        audit_context.record_refusal(error)
     flash(STALE_PAGE if isinstance(error, PreconditionFailed) else error.detail)
     if isinstance(error, InvalidInput):
         for field, messages in error.errors.items():
