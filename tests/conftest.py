@@ -18,6 +18,8 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, insert, text
 
 from skills_service import create_app, migrations, redis_client
@@ -39,6 +41,22 @@ BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 def pytest_sessionstart(session: pytest.Session) -> None:
     if IN_CI and not (POSTGRES_URL and REDIS_URL):
         raise pytest.UsageError("CI=true needs SKILLS_TEST_DATABASE_URL and SKILLS_TEST_REDIS_URL")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis() -> Iterator[None]:
+    """Each test starts with an empty Redis database: no counters or sessions carried over."""
+    if REDIS_URL is None:
+        yield
+        return
+    connection = Redis.from_url(REDIS_URL)
+    try:
+        connection.flushdb()
+    except RedisError as exc:  # pragma: no cover - only when the service is down
+        pytest.fail(f"Redis at SKILLS_TEST_REDIS_URL is unreachable: {exc}")
+    finally:
+        connection.close()
+    yield
 
 
 @pytest.fixture(scope="session")

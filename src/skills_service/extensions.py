@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 from skills_service.database import Database
 
 db = Database()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -70,6 +71,8 @@ class Settings(BaseModel):
     redis_url: SecretStr | None = None
     ratelimit_storage_url: str | None = None
     ratelimit_default: str = "300/minute"
+    ratelimit_per_address: str = "1200/minute"
+    ratelimit_sensitive: str = "20/minute"
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
@@ -90,6 +93,17 @@ class Settings(BaseModel):
     token_max_days: int = Field(default=365, ge=1, le=3650)
     dashboard_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     unrecognised: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @field_validator(
+        "ratelimit_default", "ratelimit_per_address", "ratelimit_sensitive", "login_rate_limit"
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("use a rate such as '300/minute' or '10 per second'") from None
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

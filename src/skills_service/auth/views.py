@@ -7,22 +7,14 @@ from werkzeug.wrappers import Response
 
 from skills_service.auth import login, sessions
 from skills_service.auth.forms import LoginForm, SecondFactorForm
-from skills_service.extensions import db, limiter
-from skills_service.security.rate_limits import login_account_key
+from skills_service.extensions import db
 from skills_service.services import accounts, mfa, people
 
 blueprint = Blueprint("auth", __name__)
 FAILED = "The email address or password is not correct."
 
 
-def _login_limit() -> str:
-    limit: str = current_app.config["RATELIMIT_LOGIN"]
-    return limit
-
-
 @blueprint.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=login_account_key)
 def login_page() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if request.method == "GET" and (target := login.safe_next(request.args.get("next"))):
@@ -41,7 +33,6 @@ def login_page() -> str | Response | tuple[str, int]:
 
 
 @blueprint.route("/login/mfa", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 def login_mfa() -> str | Response | tuple[str, int]:
     person_id = login.pending_mfa_person_id()
     if person_id is None:
