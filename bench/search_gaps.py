@@ -24,6 +24,7 @@ the service really sent. These are benchmarks, not tests: they report, never fai
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import random
@@ -186,7 +187,10 @@ def dashboard_operation(
 
     def run(session: Session) -> int:
         scope = analytics.Scope(today=today, team_id=rng.choice(team_ids) if team else None)
-        return len(cache.get_or_compute(cache_key(scope), lambda: chart_figures(session, scope)))
+        charts = cache.get_or_compute(
+            cache_key(scope), today, lambda: chart_figures(session, scope)
+        )
+        return len(charts)
 
     return run
 
@@ -262,6 +266,11 @@ def time_database(url: str, options: Options, generation: GenerationReport | Non
         team_gaps = gaps_operation(rng, dataset.team_ids, today)
         uncached = ChartCache(None, ttl_seconds=0)
         cached = ChartCache(None, ttl_seconds=3600)
+        # Always stale: what a callback waits for while the refresh runs elsewhere
+        # (its cost is the uncached figure), so the refresh itself is not run here.
+        stale = ChartCache(
+            None, ttl_seconds=1, clock=itertools.count(step=3600).__next__, run=lambda _job: None
+        )
         fewer = replace(
             options,
             iterations=max(DASHBOARD_MIN_ITERATIONS, options.iterations // 10),
@@ -278,6 +287,10 @@ def time_database(url: str, options: Options, generation: GenerationReport | Non
             ),
             "dashboard (org, cached)": (
                 dashboard_operation(rng, (), today, team=False, cache=cached),
+                options,
+            ),
+            "dashboard (org, stale)": (
+                dashboard_operation(rng, (), today, team=False, cache=stale),
                 options,
             ),
         }

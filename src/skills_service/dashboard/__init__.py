@@ -6,7 +6,8 @@ signed-in principal; team charts are shown only to who may see that team
 (``Action.VIEW_TEAM_ANALYTICS``). Dash's renderer sends the CSRF token from a
 cookie in a header, so its callbacks pass the same CSRF check as forms; its one
 inline script is allowed by hash, never by ``'unsafe-inline'``. Finished charts are
-cached briefly (``charts.ChartCache``), because the org-wide aggregates are slow.
+cached and refreshed in the background (``charts.ChartCache``), because the org-wide
+aggregates are slow.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from skills_service import policy, redis_client
 from skills_service.auth.principal import current_principal, require_principal
-from skills_service.dashboard.charts import ChartCache, cache_key, chart_figures
+from skills_service.dashboard.charts import ChartCache, Charts, cache_key, chart_figures
 from skills_service.errors import InvalidInput
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
@@ -114,7 +115,14 @@ def _scope(team_id: object, category: object) -> analytics.Scope:
 def update_charts(team_id: object, category: object) -> tuple[Any, ...]:
     scope = _scope(team_id, category)
     cache: ChartCache = current_app.extensions[CACHE_KEY]
-    charts = cache.get_or_compute(cache_key(scope), lambda: chart_figures(db.session, scope))
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def compute() -> Charts:
+        """In an app context of its own: it may run after this request has ended."""
+        with app.app_context():
+            return chart_figures(db.session, scope)
+
+    charts = cache.get_or_compute(cache_key(scope), scope.today, compute)
     org, team = charts[:4], charts[4:]
     team_charts = [_graph("heatmap", team[0]), _graph("gaps", team[1])] if team else []
     return (*org, team_charts)

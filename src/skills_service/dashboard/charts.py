@@ -1,20 +1,26 @@
-"""The dashboard's charts for a scope, and a short-lived cache of them.
+"""The dashboard's charts for a scope, and a cache that keeps them answering fast.
 
 The org-wide aggregates read every proficiency: at 2,000,000 of them that takes
-seconds, while the answer changes slowly. So the finished charts are kept for
-``SKILLS_DASHBOARD_CACHE_SECONDS`` under a key made of the filters and the day,
-in Redis when it is configured (shared by every replica), else in the process.
-The key never holds the user: who may see a team is decided before the cache is
-read. A Redis failure costs a recomputation, never an error.
+seconds, while the answer changes slowly. So finished charts are cached by their
+filters, in Redis when it is configured (shared by every replica), else in the
+process, and served stale-while-revalidate: within ``SKILLS_DASHBOARD_CACHE_SECONDS``
+of being computed (and on the same day, since expiry depends on the date) they are
+fresh; after that they are still served, once, while one background refresh per
+key, across replicas, recomputes them. Only a key never computed, or not asked for
+in a day, is computed while the user waits. The key never holds the user: who may
+see a team is decided before the cache is read. A Redis failure costs a
+recomputation, never an error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from redis import Redis
@@ -29,8 +35,19 @@ log = logging.getLogger(__name__)
 Charts = list[dict[str, Any]]
 """Plotly figures as JSON-ready dicts: four org charts, then two team charts if any."""
 
-KEY_PREFIX = "skills:dashboard:v1:"
+KEY_PREFIX = "skills:dashboard:v2:"
 LOCAL_ENTRIES = 256
+KEEP_SECONDS = 24 * 3600
+"""How long an entry nobody asks for survives past its freshness."""
+REFRESH_LOCK_SECONDS = 120
+"""Longest a background refresh may hold its key before another replica may try."""
+
+Compute = Callable[[], "Charts"]
+Runner = Callable[[Callable[[], None]], None]
+
+
+def in_background(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="dashboard-refresh", daemon=True).start()
 
 
 def chart_figures(session: Session, scope: analytics.Scope) -> Charts:
@@ -50,33 +67,80 @@ def chart_figures(session: Session, scope: analytics.Scope) -> Charts:
 
 def cache_key(scope: analytics.Scope) -> str:
     category = (scope.category or "").casefold()
-    return f"{KEY_PREFIX}{scope.today.isoformat()}:{scope.team_id or ''}:{category}"
+    return f"{KEY_PREFIX}{scope.team_id or ''}:{category}"
 
 
 class ChartCache:
-    """Charts by key for ``ttl_seconds`` (0 turns caching off)."""
+    """Charts by key: fresh for ``ttl_seconds``, then stale while refreshed (0: no cache)."""
 
     def __init__(
         self,
         redis: Redis | None,
         ttl_seconds: int,
-        clock: Callable[[], float] = time.monotonic,
+        *,
+        clock: Callable[[], float] = time.time,
+        run: Runner = in_background,
     ) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
         self._clock = clock
+        self._run = run
         self._local: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
 
-    def get_or_compute(self, key: str, compute: Callable[[], Charts]) -> Charts:
+    def get_or_compute(self, key: str, day: date, compute: Compute) -> Charts:
         if self._ttl <= 0:
             return compute()
-        cached = self._read(key)
-        if cached is not None:
-            charts: Charts = json.loads(cached)
-            return charts
-        charts = compute()
-        self._write(key, json.dumps(charts))
+        raw = self._read(key)
+        if raw is None:
+            return self._store(key, day, compute())
+        entry: dict[str, Any] = json.loads(raw)
+        stale = entry["day"] != day.isoformat() or self._clock() - entry["at"] >= self._ttl
+        if stale:
+            self._refresh(key, day, compute)
+        charts: Charts = entry["charts"]
         return charts
+
+    def _store(self, key: str, day: date, charts: Charts) -> Charts:
+        entry = {"at": self._clock(), "day": day.isoformat(), "charts": charts}
+        self._write(key, json.dumps(entry))
+        return charts
+
+    def _refresh(self, key: str, day: date, compute: Compute) -> None:
+        """Recompute ``key`` off the request, unless it is being recomputed anywhere."""
+        with self._lock:
+            if key in self._refreshing or not self._claim(key):
+                return
+            self._refreshing.add(key)
+
+        def job() -> None:
+            try:
+                self._store(key, day, compute())
+            except Exception:
+                log.exception("dashboard refresh failed; the cached charts stay")
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+                self._release(key)
+
+        self._run(job)
+
+    def _claim(self, key: str) -> bool:
+        if self._redis is None:
+            return True
+        try:
+            return bool(self._redis.set(key + ":refresh", "1", nx=True, ex=REFRESH_LOCK_SECONDS))
+        except RedisError:
+            log.warning("dashboard cache unavailable; not refreshing", exc_info=True)
+            return False
+
+    def _release(self, key: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.delete(key + ":refresh")
+            except RedisError:
+                log.warning("dashboard refresh lock not released; it expires", exc_info=True)
 
     def _read(self, key: str) -> str | None:
         if self._redis is not None:
@@ -86,20 +150,23 @@ class ChartCache:
                 log.warning("dashboard cache unavailable; computing", exc_info=True)
                 return None
             return raw.decode() if isinstance(raw, bytes) else None
-        entry = self._local.get(key)
-        if entry is None or entry[0] <= self._clock():
-            self._local.pop(key, None)
-            return None
-        return entry[1]
+        with self._lock:
+            found = self._local.get(key)
+            if found is None or found[0] <= self._clock():
+                self._local.pop(key, None)
+                return None
+            return found[1]
 
     def _write(self, key: str, value: str) -> None:
+        keep = self._ttl + KEEP_SECONDS
         if self._redis is not None:
             try:
-                self._redis.set(key, value, ex=self._ttl)
+                self._redis.set(key, value, ex=keep)
             except RedisError:
                 log.warning("dashboard cache unavailable; not stored", exc_info=True)
             return
-        self._local[key] = (self._clock() + self._ttl, value)
-        self._local.move_to_end(key)
-        while len(self._local) > LOCAL_ENTRIES:
-            self._local.popitem(last=False)
+        with self._lock:
+            self._local[key] = (self._clock() + keep, value)
+            self._local.move_to_end(key)
+            while len(self._local) > LOCAL_ENTRIES:
+                self._local.popitem(last=False)
