@@ -8,7 +8,7 @@ from skills_service import api, dashboard, redis_client
 from skills_service.auth import account, login, oidc, principal, sessions
 from skills_service.auth import views as auth_views
 from skills_service.extensions import db
-from skills_service.observability import health
+from skills_service.observability import health, metrics
 from skills_service.observability import logging as json_logging
 from skills_service.security import (
     audit_context,
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
+    metrics.init_app(app)
     db.init_app(app, settings.sqlalchemy_url)
     audit_context.init_app(app)
     redis_client.init_app(

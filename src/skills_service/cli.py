@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -331,6 +332,10 @@ def serve(host: str, port: int, workers: int) -> None:
         "-",
         "skills_service.wsgi:app",
     ]
+    # Workers write their metrics here, so that a scrape of any one sums them all.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="skills-service-metrics-")
+    )
     # A fixed argument vector replaces this process; no shell is involved.
     os.execv(sys.executable, argv)  # noqa: S606  # nosec B606
 

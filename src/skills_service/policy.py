@@ -193,6 +193,7 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "static": Action.PUBLIC,
     "health.healthz": Action.PUBLIC,
     "health.readyz": Action.PUBLIC,
+    "metrics.metrics": Action.PUBLIC,
     "api-docs.openapi_json": Action.PUBLIC,
     "docs.api_docs": Action.PUBLIC,
     "docs.swagger_asset": Action.PUBLIC,
@@ -273,6 +274,11 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "diagnostics.calculate": Action.READ,
     "diagnostics.ping": Action.RUN_DIAGNOSTICS,
 }
+
+
+SELF_AUTHENTICATED_ROUTES = frozenset({"metrics.metrics"})
+"""Routes that check a credential of their own (the scrape token), not a person's:
+the principal loader ignores their ``Authorization`` header."""
 
 
 def route_action(endpoint: str | None) -> Action | None:

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 PREFIX = "SKILLS_"
-SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "oidc_client_secret")
+SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "oidc_client_secret", "metrics_token")
 MIN_SECRET_KEY_BYTES = 32
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -92,6 +92,7 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024, le=256 * 1_048_576)
     token_max_days: int = Field(default=365, ge=1, le=3650)
     dashboard_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
+    metrics_token: SecretStr | None = Field(default=None, min_length=32)
     unrecognised: tuple[str, ...] = Field(default=(), exclude=True)
 
     @field_validator(

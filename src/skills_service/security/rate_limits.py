@@ -10,8 +10,8 @@ even a flood of bad credentials is bounded:
 
 Sign-in has its own limits per address and per account (``SKILLS_LOGIN_RATE_LIMIT``),
 and token creation, imports and diagnostics a stricter one per credential
-(``SKILLS_RATELIMIT_SENSITIVE``), all listed in ``BUDGETS``. Probes and static
-assets are exempt.
+(``SKILLS_RATELIMIT_SENSITIVE``), all listed in ``BUDGETS``. Probes, the metrics
+scrape and static assets are exempt.
 
 Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
 (seconds) for the budget nearest to running out; a refused request gets 429
@@ -37,7 +37,9 @@ from skills_service.services.people import normalise_email
 from skills_service.settings import Settings
 
 REDIS_TIMEOUTS: dict[str, str | int] = {"socket_connect_timeout": 1, "socket_timeout": 1}
-EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "docs.swagger_asset"})
+EXEMPT_ENDPOINTS = frozenset(
+    {"static", "health.healthz", "health.readyz", "metrics.metrics", "docs.swagger_asset"}
+)
 EXEMPT_PREFIXES = ("/dashboard/_dash-component-suites/", "/dashboard/assets/")
 SIGN_IN_ENDPOINTS = frozenset({"auth.login_page", "auth.login_mfa"})
 SENSITIVE_ENDPOINTS = frozenset(
