@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install system-packages browser run test check lint types sast bench lock clean
+.PHONY: install system-packages browser run test check lint types sast bench fuzz lock clean
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -68,6 +68,10 @@ sast: install
 SKILLS_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 bench: install
 	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/search_gaps.py --backend both
+
+## fuzz: the schema fuzzing of the test suite, with 20 times the examples per operation
+fuzz: install
+	SKILLS_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/fuzz
 
 ## lock: re-resolve requirements/lock.txt (with hashes) from pyproject.toml
 lock: install

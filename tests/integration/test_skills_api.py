@@ -234,3 +234,29 @@ def test_wrong_method_is_a_405_problem_with_allow(client: FlaskClient, admin: Ac
     response = client.put(SKILLS, json={}, headers=admin.headers)
     assert_problem(response, 405)
     assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/skills/0", "/api/v1/skills/2147483648", "/api/v1/skills/" + "9" * 40]
+)
+def test_an_id_no_row_can_have_is_404_never_a_database_error(
+    client: FlaskClient, admin: Actor, path: str
+) -> None:
+    assert_problem(client.get(path, headers=admin.headers), 404)
+
+
+def test_an_id_no_row_can_have_in_a_body_is_422(client: FlaskClient, admin: Actor) -> None:
+    team = client.post("/api/v1/teams", json={"name": "Huge ids"}, headers=admin.headers)
+    response = client.post(
+        f"/api/v1/teams/{team.json['id']}/members",
+        json={"person_id": 2**31},
+        headers={**admin.headers, "If-Match": team.headers["ETag"]},
+    )
+    assert "person_id" in assert_problem(response, 422)["errors"]
+
+
+def test_error_answers_are_documented_as_problem_json(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    default = document["components"]["responses"]["DEFAULT_ERROR"]["content"]
+    assert list(default) == ["application/problem+json"]
+    assert "line_errors" in document["components"]["schemas"]["Problem"]["properties"]

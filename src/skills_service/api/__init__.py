@@ -20,6 +20,7 @@ from skills_service.api.schemas.common import ProblemSchema
 from skills_service.security import headers
 
 PREFIX = "/api/v1"
+PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemApi(Api):  # type: ignore[misc]
@@ -27,6 +28,18 @@ class ProblemApi(Api):  # type: ignore[misc]
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+    def _register_responses(self) -> None:
+        """Document the error responses with the media type they are sent with.
+
+        flask-smorest registers them under its default response content type, which
+        success responses share; it is switched only while the errors register.
+        """
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
 
 def init_app(app: Flask) -> None:

@@ -1,12 +1,30 @@
-"""Size limits on bodies and query strings, and the content types the API accepts."""
+"""Size limits on bodies, query strings and path ids, and the content types the API accepts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestURITooLarge, UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
+
+from skills_service.services.common import MAX_ID
 
 MAX_QUERY_STRING_BYTES = 4096
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class DatabaseId(IntegerConverter):
+    """Every ``<int:...>`` in a route is an id: 1 to ``MAX_ID``, else the route is a 404.
+
+    A larger number names no row, and handed to the database it would overflow the
+    column instead of simply matching nothing.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def check_request_shape() -> None:
@@ -22,6 +40,8 @@ def check_request_shape() -> None:
 
 
 def init_app(app: Flask, *, max_body_bytes: int) -> None:
+    """Before any route is added: the ``int`` converter must be in place to bind them."""
+    app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config.setdefault("API_BODY_TYPES", {})
     app.before_request(check_request_shape)

@@ -12,6 +12,8 @@ from skills_service.errors import InvalidInput, PreconditionFailed, Precondition
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
+MAX_ID = 2**31 - 1
+"""The largest id a row can have (ids are 32-bit integer columns)."""
 
 
 @dataclass(frozen=True)

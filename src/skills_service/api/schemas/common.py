@@ -6,7 +6,9 @@ from functools import cache
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from skills_service.services.common import MAX_PAGE_SIZE
+from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE
+
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 class StrictSchema(Schema):
@@ -41,6 +43,12 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     )
 
 
+class LineErrorSchema(Schema):
+    line = fields.Int(required=True)
+    column = fields.Str(required=True)
+    message = fields.Str(required=True)
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details."""
 
@@ -49,4 +57,8 @@ class ProblemSchema(Schema):
     status = fields.Int(required=True)
     detail = fields.Str()
     errors = fields.Dict(keys=fields.Str(), values=fields.Raw())
+    line_errors = fields.List(
+        fields.Nested(LineErrorSchema),
+        metadata={"description": "A rejected import: every line that is not valid."},
+    )
     request_id = fields.Str()

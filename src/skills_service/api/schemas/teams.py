@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from skills_service.api.schemas.common import StrictSchema
+from skills_service.api.schemas.common import ID_RANGE, StrictSchema
 from skills_service.services.teams import DESCRIPTION_MAX, MAX_TARGETS, NAME_MAX
 
 
@@ -33,12 +33,12 @@ class MemberListSchema(Schema):
 
 
 class MemberAddSchema(StrictSchema):
-    person_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
+    person_id = fields.Int(required=True, strict=True, validate=ID_RANGE)
     is_manager = fields.Bool(load_default=False)
 
 
 class TargetSchema(StrictSchema):
-    skill_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1))
+    skill_id = fields.Int(required=True, strict=True, validate=ID_RANGE)
     level = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=5))
 
 
