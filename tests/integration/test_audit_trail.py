@@ -464,3 +464,17 @@ def test_the_admin_page_shows_events_as_text(app: Flask, client: FlaskClient, wo
     assert payload not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert page_text(browser, "/admin/audit?actor=abc", status=400)
+
+
+def test_a_tokens_use_is_recorded_with_its_owner_as_actor(
+    app: Flask, client: FlaskClient, make_actor: MakeActor
+) -> None:
+    actor = make_actor("member")
+    start = last_seq(app)
+    assert client.get("/api/v1/me", headers=actor.headers).status_code == 200
+    assert client.get("/api/v1/me", headers=actor.headers).status_code == 200
+    used = [event for event in events_since(app, start) if event.target_type == "api_token"]
+    assert len(used) == 1, "recorded once per resolution window, not per request"
+    assert used[0].action == "api_token.updated"
+    assert used[0].after is not None and set(used[0].after) == {"last_used_at"}
+    assert (used[0].actor_id, used[0].credential) == (actor.person_id, "token")
