@@ -120,3 +120,22 @@ def test_no_secret_reaches_the_logs_whatever_is_sent(
     assert admin.token not in logged
     cookie = browser.get_cookie("skills_session")
     assert cookie is not None and cookie.value not in logged
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database(
+    app: Flask, client: FlaskClient, admin: Actor
+) -> None:
+    """PostgreSQL cannot hold NUL: found by fuzzing as a 500 on ``?skill=``."""
+    for path in ("/api/v1/people?skill=a%00b:3", "/api/v1/skills?q=%00", "/api/v1/audit?x%00=1"):
+        body = client.get(path, headers=admin.headers)
+        assert clean(body) == 400
+        assert "NUL" in body.json["detail"]
+    created = client.post(
+        "/api/v1/skills",
+        json={"name": "Fine", "category": "Data", "description": "bad\x00byte"},
+        headers=admin.headers,
+    )
+    assert clean(created) == 422
+    assert created.json["errors"]["description"] == ["Must not contain NUL characters."]
+    browser = signed_in(app, admin)
+    assert browser.get("/people?q=a%00b").status_code == 400

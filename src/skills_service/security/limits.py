@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, request
-from werkzeug.exceptions import RequestURITooLarge, UnsupportedMediaType
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, RequestURITooLarge, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
 from skills_service.services.common import MAX_ID
@@ -27,9 +28,21 @@ class DatabaseId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def _first_with_nul(fields: MultiDict[str, str]) -> str | None:
+    return next((name for name, value in fields.items(multi=True) if "\x00" in name + value), None)
+
+
 def check_request_shape() -> None:
+    """Sizes and content types, and no NUL character in a query or form field.
+
+    PostgreSQL cannot store or compare a string holding NUL, so one reaching a query
+    would fail there, as a server error, instead of being refused here.
+    """
     if len(request.query_string) > MAX_QUERY_STRING_BYTES:
         raise RequestURITooLarge("The query string is too long.")
+    for where, fields in (("query", request.args), ("form", request.form)):
+        if (name := _first_with_nul(fields)) is not None:
+            raise BadRequest(f"The {where} field {name[:40]!r} contains a NUL character.")
     if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
         return
     accepted = current_app.config["API_BODY_TYPES"].get(request.endpoint, ("application/json",))

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE
 
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
+NUL_MESSAGE = "Must not contain NUL characters."
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error, never silently ignored."""
+    """Unknown fields are an error, never silently ignored; so is a NUL in any string
+    (PostgreSQL cannot hold one, and would fail instead of refusing it)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            refused = {str(key): [NUL_MESSAGE] for key in data if _holds_nul(data[key])}
+            if refused:
+                raise ValidationError(refused)
+        return data
 
 
 class PageArgs(StrictSchema):
