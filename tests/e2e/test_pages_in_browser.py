@@ -105,6 +105,7 @@ def test_the_admin_pages_render_without_a_csp_violation(
         "admin-skill": f"/admin/skills/{world.skill_id}",
         "admin-data": "/admin/data",
         "admin-tokens": "/admin/tokens",
+        "admin-audit": "/admin/audit",
     }
     visit_all(watched, live_url, pages)
     watched.assert_clean()
