@@ -242,6 +242,7 @@ def test_anything_but_an_address_literal_is_400_and_starts_no_process(
         "The request is not valid.",
         "ip must be an IPv4 or IPv6 address.",
         "ip must be the address of a single host.",
+        "The query field 'ip' contains a NUL character.",
     }
     assert processes == []
 

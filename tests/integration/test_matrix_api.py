@@ -454,3 +454,11 @@ def test_a_read_only_admin_token_may_not_import(
 ) -> None:
     reader = make_actor("admin", scopes=("read",))
     assert_problem(post_csv(client, reader, LONG_FILE), 403)
+
+
+def test_a_csv_holding_a_nul_character_is_rejected_naming_its_line(
+    client: FlaskClient, admin: Actor
+) -> None:
+    upload = b"email,name\nok@example.org,Fine\nbad@example.org,Bad\x00Name\n"
+    body = assert_problem(post_csv(client, admin, upload), 422)
+    assert body["line_errors"] == [{"line": 3, "column": "", "message": "NUL is not text."}]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, RequestURITooLarge, UnsupportedMediaType
+from werkzeug.exceptions import RequestURITooLarge, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
-from skills_service.services.common import MAX_ID
+from skills_service.security.problems import problem
+from skills_service.services.common import MAX_ID, NUL_MESSAGE
 
 MAX_QUERY_STRING_BYTES = 4096
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -32,24 +33,34 @@ def _first_with_nul(fields: MultiDict[str, str]) -> str | None:
     return next((name for name, value in fields.items(multi=True) if "\x00" in name + value), None)
 
 
-def check_request_shape() -> None:
+def check_request_shape() -> Response | None:
     """Sizes and content types, and no NUL character in a query or form field.
 
     PostgreSQL cannot store or compare a string holding NUL, so one reaching a query
-    would fail there, as a server error, instead of being refused here.
+    would fail there, as a server error, instead of being refused here (400, naming
+    the field). Uploaded files are checked by the import itself.
     """
     if len(request.query_string) > MAX_QUERY_STRING_BYTES:
         raise RequestURITooLarge("The query string is too long.")
-    for where, fields in (("query", request.args), ("form", request.form)):
-        if (name := _first_with_nul(fields)) is not None:
-            raise BadRequest(f"The {where} field {name[:40]!r} contains a NUL character.")
+    fields = [("query", request.args)]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        fields.append(("form", request.form))
+    for where, values in fields:
+        if (name := _first_with_nul(values)) is not None:
+            label = name.replace("\x00", "")[:40]
+            return problem(
+                400,
+                f"The {where} field {label!r} contains a NUL character.",
+                field_errors={label: [NUL_MESSAGE]},
+            )
     if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
-        return
+        return None
     accepted = current_app.config["API_BODY_TYPES"].get(request.endpoint, ("application/json",))
     if not request.content_length and request.mimetype == "":
-        return
+        return None
     if request.mimetype not in accepted:
         raise UnsupportedMediaType(f"Send the body as {' or '.join(accepted)}.")
+    return None
 
 
 def init_app(app: Flask, *, max_body_bytes: int) -> None:

@@ -12,6 +12,7 @@ from skills_service.errors import InvalidInput, PreconditionFailed, Precondition
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
+NUL_MESSAGE = "Must not contain NUL characters."
 MAX_ID = 2**31 - 1
 """The largest id a row can have (ids are 32-bit integer columns)."""
 

@@ -135,6 +135,11 @@ def import_csv(
 
     The caller owns the transaction: on rejection nothing has been written.
     """
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ImportRejected(
+            "The file contains a NUL character.", [LineError(line, "", "NUL is not text.")]
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [column.strip().lower() for column in next(reader, [])]
     if not header:

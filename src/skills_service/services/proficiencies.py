@@ -13,7 +13,7 @@ from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services.common import check_version, parse_etag
+from skills_service.services.common import NUL_MESSAGE, check_version, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
 
@@ -225,7 +225,7 @@ def _validate(data: ProficiencyInput) -> None:
     if len(data.note) > NOTE_MAX_LENGTH:
         errors["note"] = [f"At most {NOTE_MAX_LENGTH} characters."]
     if "\x00" in data.note:
-        errors["note"] = ["Must not contain NUL characters."]
+        errors["note"] = [NUL_MESSAGE]
     if errors:
         raise InvalidInput("The proficiency is not valid.", errors)
 

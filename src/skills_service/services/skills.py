@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Proficiency, ProficiencyChange, Skill, SkillAlias, TeamTarget
-from skills_service.services.common import Page, check_version, clean_text, name_key
+from skills_service.services.common import NUL_MESSAGE, Page, check_version, clean_text, name_key
 
 NAME_MAX = 64
 CATEGORY_MAX = 64
@@ -159,7 +159,7 @@ def _clean_description(description: str) -> str:
     if "\x00" in text:
         raise InvalidInput(
             "The description contains a NUL character.",
-            {"description": ["Must not contain NUL characters."]},
+            {"description": [NUL_MESSAGE]},
         )
     return text
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE
+from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, NUL_MESSAGE
 
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
-NUL_MESSAGE = "Must not contain NUL characters."
 
 
 def _holds_nul(value: object) -> bool:
