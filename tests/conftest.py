@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from argon2 import PasswordHasher, Type
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from redis import Redis
@@ -26,7 +27,7 @@ from skills_service import create_app, migrations, redis_client
 from skills_service.database import make_engine
 from skills_service.extensions import db
 from skills_service.models import AuditHead, Base
-from skills_service.services import audit, people, tokens
+from skills_service.services import audit, passwords, people, tokens
 from skills_service.settings import Settings
 
 POSTGRES_URL = os.environ.get("SKILLS_TEST_DATABASE_URL")
@@ -104,18 +105,40 @@ def _empty_tables(engine: Engine) -> None:
         )
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_schema_url")
-        engine = make_engine(url)
-        _empty_tables(engine)
-        engine.dispose()
-        return url
+def fresh_postgresql(request: pytest.FixtureRequest) -> str:
+    """The test schema, emptied."""
+    url: str = request.getfixturevalue("postgres_schema_url")
+    engine = make_engine(url)
+    _empty_tables(engine)
+    engine.dispose()
+    return url
+
+
+def fresh_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A copy of the migrated template."""
     template: Path = request.getfixturevalue("sqlite_template")
     target = tmp_path / "skills.db"
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return fresh_postgresql(request)
+    return fresh_sqlite(request, tmp_path)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Hash with a cheap argon2id: the production cost (64 MiB, 3 passes, about 0.2 s a
+    hash) would spend minutes of the suite on signing in. ``test_passwords`` asserts
+    the production cost itself."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "HASHER", cheap)
+        patch.setattr(passwords, "_DUMMY_HASH", cheap.hash("a dummy password, never matched"))
+        yield
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Screenshots of the pages go to ``artifacts/screenshots/`` (git-ignored).
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,18 +17,16 @@ from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, fresh_sqlite
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """One backend is enough here: the browser tests are about the pages."""
-    target = tmp_path / "skills.db"
-    shutil.copyfile(sqlite_template, target)
-    return f"sqlite:///{target}"
+    return fresh_sqlite(request, tmp_path)
 
 
 @pytest.fixture(scope="session")

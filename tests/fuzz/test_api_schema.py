@@ -35,7 +35,15 @@ from schemathesis.checks import (
 from skills_service import create_app
 from skills_service.extensions import db
 from skills_service.settings import Settings
-from tests.conftest import TEST_SECRET_KEY, MakeActor, MakeApp, changed
+from tests.conftest import (
+    POSTGRES_URL,
+    TEST_SECRET_KEY,
+    MakeActor,
+    MakeApp,
+    changed,
+    fresh_postgresql,
+    fresh_sqlite,
+)
 from tests.integration.world import build_world
 
 EXAMPLES = int(os.environ.get("SKILLS_FUZZ_EXAMPLES", "25"))
@@ -67,6 +75,14 @@ def documented_operations() -> list[tuple[str, str]]:
         for method in item
         if method in HTTP_METHODS
     ]
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """PostgreSQL, the production backend, when configured (CI always has it)."""
+    if POSTGRES_URL:
+        return fresh_postgresql(request)
+    return fresh_sqlite(request, tmp_path)
 
 
 @pytest.fixture

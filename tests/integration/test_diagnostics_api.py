@@ -18,12 +18,18 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from skills_service.services import diagnostics
-from tests.conftest import IN_CI, Actor, MakeActor
+from tests.conftest import IN_CI, Actor, MakeActor, fresh_sqlite
 from tests.integration.responses import assert_problem, data
 
 HELLO = "/api/v1/diagnostics/hello"
 CALCULATE = "/api/v1/diagnostics/calculate"
 PING = "/api/v1/diagnostics/ping"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One backend is enough: the diagnostics read and write no data."""
+    return fresh_sqlite(request, tmp_path)
 
 
 def get(client: FlaskClient, path: str, actor: Actor | None, **query: Any) -> TestResponse:

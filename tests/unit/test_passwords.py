@@ -41,6 +41,10 @@ def test_an_absurdly_long_password_is_refused_before_hashing() -> None:
     assert refusal("x" * (passwords.MAX_LENGTH + 1)) == ["Use at most 1024 characters."]
 
 
+def test_the_service_hashes_with_argon2id_over_64_mib_in_3_passes() -> None:
+    assert (passwords.TIME_COST, passwords.MEMORY_COST_KIB, passwords.PARALLELISM) == (3, 65536, 4)
+
+
 def test_hashes_are_argon2id_with_the_configured_cost() -> None:
     hashed = passwords.hash_password("correct horse battery staple")
     parameters = extract_parameters(hashed)

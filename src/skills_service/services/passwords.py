@@ -25,7 +25,12 @@ MIN_STRENGTH = 2
 """zxcvbn score (0-4) below which a password is refused as too guessable."""
 
 # OWASP's argon2id recommendation with more memory: 64 MiB, 3 passes, 4 lanes.
-HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4, type=Type.ID)
+TIME_COST = 3
+MEMORY_COST_KIB = 65536
+PARALLELISM = 4
+HASHER = PasswordHasher(
+    time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID
+)
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
 
