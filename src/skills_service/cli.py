@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
-from skills_service import create_app, migrations
+from skills_service import create_app, harden, migrations
 from skills_service.errors import DomainError, ImportRejected
 from skills_service.extensions import db
 from skills_service.security import audit_context
@@ -21,6 +21,7 @@ from skills_service.services import demo_data as demo
 from skills_service.settings import ConfigError, Settings, Severity
 
 EXIT_CONFIG = 2
+EXIT_UNUSABLE_FILE = 2
 
 
 def _app_factory() -> Flask:
@@ -307,6 +308,68 @@ def check_config() -> None:
     for finding in findings:
         click.echo(f"{finding.severity.value:<8} {finding.setting}: {finding.message}")
     if any(finding.severity is Severity.ERROR for finding in findings):
+        sys.exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number or 'no'} {noun}{'' if number == 1 else 's'}"
+
+
+@cli.command("harden", with_appcontext=False)
+@click.option("--check", is_flag=True, help="Report the findings; exit 1 when there are any.")
+@click.option(
+    "--write", is_flag=True, help="Fix what is safe (keeping FILE.bak), then report the rest."
+)
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
+    """Audit or fix the hardening of compose files, Dockerfiles and daemon.json.
+
+    Exit 0 when nothing is left to fix, 1 when findings remain, 2 when a file
+    cannot be read or is of an unknown kind (then no file is changed).
+    """
+    if check == write:
+        raise click.UsageError("give exactly one of --check or --write")
+    # The same file named twice would be fixed twice from one reading.
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    targets: list[harden.Target] = []
+    for path in unique.values():
+        try:
+            targets.append(harden.load(path))
+        except harden.HardenError as exc:
+            click.echo(f"error: {path}: {exc}", err=True)
+    if len(targets) < len(unique):
+        sys.exit(EXIT_UNUSABLE_FILE)
+    remaining: list[tuple[str, harden.Finding]] = []
+    for target in targets:
+        findings = target.findings
+        if write:
+            try:
+                result = harden.fix(target)
+            except harden.HardenError as exc:
+                _fail(f"{target.path}: {exc}", EXIT_UNUSABLE_FILE)
+            findings = result.remaining
+            if result.backup is not None:
+                click.echo(
+                    f"{target.path}: fixed {_count(result.fixed, 'finding')}, "
+                    f"original kept as {result.backup}"
+                )
+        remaining.extend((str(target.path), finding) for finding in findings)
+    if remaining:
+        for line in harden.format_table(remaining):
+            click.echo(line)
+    summary = _count(len(remaining), "finding")
+    if write and remaining:
+        summary += " left to fix by hand"
+    summary += f" in {_count(len(targets), 'file')}"
+    fixable = sum(finding.fixable for _, finding in remaining)
+    if check and fixable:
+        summary += f" ({fixable} fixable with --write)"
+    click.echo(summary)
+    if remaining:
         sys.exit(1)
 
 
