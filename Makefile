@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install system-packages browser run test check lint types sast bench fuzz lock clean
+.PHONY: install system-packages browser run test check lint types sast bench fuzz lock clean \
+	dockerfile-lint harden-check k8s-render k8s-validate audit sbom checkov tools \
+	docker-build compose-secrets compose-up compose-down compose-logs
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -52,11 +54,13 @@ run: install $(INSTANCE)/secret_key
 test: install system-packages check
 	$(BIN)/pytest
 
-check: lint types sast
+## check: lint, types, SAST, the Dockerfile, the Kubernetes manifests, the dependency
+## audit and the SBOM; the gates CI runs before the tests
+check: lint types sast dockerfile-lint harden-check k8s-validate checkov audit sbom
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts deploy
+	$(BIN)/ruff format --check src tests bench scripts deploy
 
 types: install
 	$(BIN)/mypy
@@ -73,10 +77,86 @@ bench: install
 fuzz: install
 	SKILLS_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/fuzz
 
-## lock: re-resolve requirements/lock.txt (with hashes) from pyproject.toml
+## lock: re-resolve every lock file (with hashes): lock.txt (runtime and dev, for this venv),
+## runtime.txt (the image: the same versions, runtime only), build.txt (the wheel build
+## backend) and checkov.txt (its own venv: its pins conflict with the dev tools)
+UV_COMPILE := $(BIN)/uv pip compile --generate-hashes --python-version 3.11
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
-		--python-version 3.11 -o requirements/lock.txt
+	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/lock.txt
+	$(UV_COMPILE) pyproject.toml -c requirements/lock.txt -o requirements/runtime.txt
+	$(UV_COMPILE) requirements/build.in -c requirements/lock.txt -o requirements/build.txt
+	$(UV_COMPILE) requirements/checkov.in -o requirements/checkov.txt
+
+## harden-check: the project's own container files pass `skills-service harden`
+harden-check: install
+	$(SKILLS) harden --check compose.yaml Dockerfile
+
+## dockerfile-lint: hadolint (rules in .hadolint.yaml)
+dockerfile-lint: install
+	$(BIN)/hadolint --config .hadolint.yaml Dockerfile
+
+## k8s-render: the kustomize base and overlays, rendered into artifacts/k8s/ (kubectl's
+## built-in kustomize, else a kustomize binary)
+K8S_OVERLAYS := $(notdir $(wildcard deploy/k8s/overlays/*))
+K8S_RENDERED := artifacts/k8s/base.yaml $(K8S_OVERLAYS:%=artifacts/k8s/%.yaml)
+KUSTOMIZE := $(shell command -v kubectl >/dev/null 2>&1 && echo kubectl kustomize || \
+	{ command -v kustomize >/dev/null 2>&1 && echo kustomize build; })
+k8s-render:
+	@test -n "$(KUSTOMIZE)" || { echo "k8s-render: neither kubectl nor kustomize is installed" >&2; exit 1; }
+	@mkdir -p artifacts/k8s
+	$(KUSTOMIZE) deploy/k8s/base > artifacts/k8s/base.yaml
+	for overlay in $(K8S_OVERLAYS); do \
+		$(KUSTOMIZE) deploy/k8s/overlays/$$overlay > artifacts/k8s/$$overlay.yaml || exit 1; done
+
+## k8s-validate: every rendered resource against the Kubernetes API schemas, strictly
+k8s-validate: install k8s-render
+	$(BIN)/kubernetes-validate --strict --quiet $(K8S_RENDERED)
+
+## checkov: Kubernetes policies on the rendered manifests (what is applied) and Dockerfile
+## policies; skipped checks, with reasons, in .checkov.yaml. From its own venv
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
+$(TOOLS_STAMP): requirements/checkov.txt | $(STAMP)
+	rm -rf $(TOOLS_VENV)
+	$(BIN)/uv venv --quiet --python $(PYTHON) $(TOOLS_VENV)
+	$(BIN)/uv pip install --quiet --python $(TOOLS_VENV)/bin/python --require-hashes \
+		-r requirements/checkov.txt
+	touch $@
+tools: $(TOOLS_STAMP)
+checkov: $(TOOLS_STAMP) k8s-render
+	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile $(addprefix -f ,$(K8S_RENDERED))
+
+## audit: pip-audit of the lock files; prints that it DID NOT RUN, and passes, only when
+## no advisory service is reachable (scripts/dependency_audit.py)
+audit: install
+	$(BIN)/python scripts/dependency_audit.py requirements/runtime.txt requirements/build.txt \
+		requirements/lock.txt
+
+## sbom: CycloneDX bill of materials of what the image ships (requirements/runtime.txt).
+## --no-validate: the library's own schema self-check costs seconds on every push
+sbom: install
+	@mkdir -p artifacts
+	PYTHONWARNINGS="ignore:The Component this BOM is describing:UserWarning" \
+		$(BIN)/cyclonedx-py requirements --no-validate --pyproject pyproject.toml --output-reproducible \
+		--output-format JSON --output-file artifacts/sbom.json requirements/runtime.txt
+
+## docker-build, compose-*: need a Docker engine (and the compose plugin)
+IMAGE ?= skills-service:local
+docker-build:
+	docker build --tag $(IMAGE) .
+
+## compose-secrets: random secrets for compose.yaml in deploy/compose/secrets/ (kept if present)
+compose-secrets:
+	$(PYTHON) deploy/compose/make_secrets.py
+
+compose-up: compose-secrets
+	docker compose up --build --detach --wait
+
+compose-down:
+	docker compose down
+
+compose-logs:
+	docker compose logs --follow --tail=200
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .ruff_cache .pytest_cache artifacts/k8s artifacts/sbom.json

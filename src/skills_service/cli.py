@@ -376,8 +376,13 @@ def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
 @cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
-@click.option("--workers", default=2, type=click.IntRange(1, 64), show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Worker processes  [default: $WEB_CONCURRENCY, else 2]",
+)
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve with gunicorn (the configuration is checked first)."""
     try:
         Settings.from_environ().guard()
@@ -387,12 +392,11 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:skills_service.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
+        *(["--workers", str(workers)] if workers is not None else []),
         "skills_service.wsgi:app",
     ]
     # Workers write their metrics here, so that a scrape of any one sums them all.
