@@ -234,3 +234,17 @@ def test_an_oversized_bearer_token_is_a_clean_401(client: FlaskClient) -> None:
     response = client.get("/api/v1/me", headers={"Authorization": "Bearer " + "a" * 20_000})
     assert response.status_code in (401, 431)
     assert response.mimetype == "application/problem+json"
+
+
+def test_after_a_secret_key_rotation_recovery_codes_still_sign_in(
+    app: Flask, settings: Settings, make_app: MakeApp, person: Actor
+) -> None:
+    """The TOTP secret is encrypted under the app key; the recovery codes are not."""
+    enrolling = app.test_client()
+    sign_in(enrolling, person.email, PASSWORD)
+    totp, codes = enrol(enrolling)
+    rotated = make_app(changed(settings, secret_key="another-secret-key-long-enough-for-the-guard"))
+    client = rotated.test_client()
+    sign_in(client, person.email, PASSWORD)
+    assert second_factor(client, next_step_code(totp)).status_code == 401
+    assert second_factor(client, codes[0]).status_code == 302

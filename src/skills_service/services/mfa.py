@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from sqlalchemy.orm import Session
 from skills_service.models import Person, RecoveryCode
 from skills_service.models.base import utcnow
 from skills_service.services import audit
+
+log = logging.getLogger(__name__)
 
 ISSUER_NAME = "skills-service"
 RECOVERY_CODES = 10
@@ -131,7 +134,10 @@ def _accepts(
     try:
         secret = _fernet(secret_key).decrypt(person.totp_secret_encrypted.encode()).decode()
     except InvalidToken:
-        return False
+        # The secret key changed since enrolment: the authenticator app can no longer
+        # be checked, but the recovery codes (hashes, not encrypted) still can.
+        log.warning("TOTP secret undecryptable (secret key rotated?); only recovery codes work")
+        return _use_recovery_code(session, person, code)
     step = _matching_step(secret, code, time.time() if now is None else now)
     if step is not None:
         if person.totp_last_step is not None and step <= person.totp_last_step:
