@@ -1,0 +1,131 @@
+"""No N+1 queries: what a request costs in SQL statements does not grow with the data.
+
+Each endpoint is called on an organisation, then again after it has grown fourfold
+(more people, skills, memberships, proficiencies and audit events). The number of
+statements must stay the same, and under a fixed bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from skills_service.extensions import db
+from skills_service.services import people, proficiencies, skills, teams
+from skills_service.services.proficiencies import ProficiencyInput
+from tests.conftest import Actor
+from tests.integration.browser import signed_in
+from tests.integration.world import World, build_world
+
+MAX_STATEMENTS = 15
+
+
+@pytest.fixture
+def world(app: Flask, make_actor: Callable[..., Actor]) -> World:
+    return build_world(app, make_actor)
+
+
+def grow(app: Flask, world: World, *, start: int, count: int) -> None:
+    """Add ``count`` people with two skills each, all in the world's team."""
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            for number in range(start, start + count):
+                person = people.create_person(
+                    session,
+                    email=f"grown{number}@example.org",
+                    name=f"Grown {number}",
+                    role="member",
+                )
+                skill = skills.create_skill(session, name=f"Skill {number}", category="Grown")
+                team = teams.get_team(session, world.team_id)
+                teams.add_member(
+                    session,
+                    team_id=world.team_id,
+                    person_id=person.id,
+                    is_manager=False,
+                    if_match=f'"{team.version}"',
+                )
+                for skill_id in (world.skill_id, skill.id):
+                    proficiencies.upsert_proficiency(
+                        session,
+                        person_id=person.id,
+                        skill_id=skill_id,
+                        data=ProficiencyInput(level=1 + number % 5),
+                        actor_id=person.id,
+                        if_match=None,
+                    )
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = db.engine(app)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_for(app: Flask, client: FlaskClient, path: str, headers: dict[str, str]) -> int:
+    client.get(
+        path, headers=headers
+    )  # warm: first-use bookkeeping (token last used) is not counted
+    with counting(app) as statements:
+        response = client.get(path, headers=headers)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(statements)
+
+
+API_PATHS = [
+    "/api/v1/skills?limit=50",
+    "/api/v1/people?limit=50",
+    "/api/v1/people?skill=Python:1&limit=50",
+    "/api/v1/people/{subject}",
+    "/api/v1/people/{subject}/skills",
+    "/api/v1/people/{subject}/history",
+    "/api/v1/teams?limit=50",
+    "/api/v1/teams/{team}",
+    "/api/v1/teams/{team}/members",
+    "/api/v1/teams/{team}/gaps",
+    "/api/v1/audit?limit=50",
+]
+PAGE_PATHS = ["/", "/skills", "/people?q=Grown", "/people/{subject}", "/teams/{team}"]
+
+
+@pytest.mark.parametrize("path", API_PATHS)
+def test_an_api_request_costs_the_same_statements_however_large_the_data(
+    app: Flask, client: FlaskClient, world: World, path: str
+) -> None:
+    url = path.format(subject=world.subject.person_id, team=world.team_id)
+    grow(app, world, start=0, count=5)
+    small = statements_for(app, client, url, world.admin.headers)
+    grow(app, world, start=5, count=15)
+    large = statements_for(app, client, url, world.admin.headers)
+    assert large == small, f"{url}: {small} statements, then {large} with four times the data"
+    assert small <= MAX_STATEMENTS, f"{url}: {small} statements"
+
+
+@pytest.mark.parametrize("path", PAGE_PATHS)
+def test_a_page_costs_the_same_statements_however_large_the_data(
+    app: Flask, world: World, path: str
+) -> None:
+    url = path.format(subject=world.subject.person_id, team=world.team_id)
+    browser = signed_in(app, world.admin)
+    grow(app, world, start=0, count=5)
+    small = statements_for(app, browser, url, {})
+    grow(app, world, start=5, count=15)
+    large = statements_for(app, browser, url, {})
+    assert large == small, f"{url}: {small} statements, then {large} with four times the data"
+    assert small <= MAX_STATEMENTS, f"{url}: {small} statements"
