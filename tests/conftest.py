@@ -137,7 +137,6 @@ def _cheap_password_hashing() -> Iterator[None]:
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "HASHER", cheap)
-        patch.setattr(passwords, "_DUMMY_HASH", cheap.hash("a dummy password, never matched"))
         yield
 
 

@@ -223,9 +223,12 @@ def test_the_catalogue_has_real_skills_in_many_categories(session: Session) -> N
     names = {skill.name for skill in catalogue}
     assert {"C", "Go", "SQL", "Python", "Rust", "Kubernetes"} <= names
     assert all(0 < len(skill.description) <= skills.DESCRIPTION_MAX for skill in catalogue)
-    assert skills.resolve_skill(session, "golang").name == "Go"
-    assert skills.resolve_skill(session, "K8S").name == "Kubernetes"
-    assert skills.resolve_skill(session, "postgres").name == "PostgreSQL"
+    found = skills.skill_ids_named(session, ["golang", "K8S", "postgres"])
+    assert {term: skills.get_skill(session, skill_id).name for term, skill_id in found.items()} == {
+        "golang": "Go",
+        "K8S": "Kubernetes",
+        "postgres": "PostgreSQL",
+    }
 
 
 def test_names_are_stored_as_the_services_store_them(session: Session) -> None:
@@ -356,7 +359,7 @@ def test_gap_analysis_and_search_work_on_the_demo_data(session: Session) -> None
         gaps = teams.gaps(session, team_id=team.id, today=TODAY)
         assert len(gaps) == len(teams.targets(session, team.id))
         assert all(gap.members == len(teams.members(session, team.id)) for gap in gaps)
-    python = skills.resolve_skill(session, "Python")
+    python = skills.get_skill(session, skills.skill_ids_named(session, ["Python"])["Python"])
     found = search.people_matching(
         session,
         conditions=[SkillCondition(skill_id=python.id, min_level=1)],

@@ -13,6 +13,7 @@ from skills_service.extensions import db
 from skills_service.services import proficiencies, skills
 from skills_service.services.proficiencies import ProficiencyInput
 from tests.conftest import Actor, MakeActor
+from tests.integration.statements import counting
 
 PEOPLE = "/api/v1/people"
 
@@ -105,7 +106,18 @@ def test_text_filters_on_name(
 
 
 @pytest.mark.parametrize(
-    "condition", ["Python:6", "Python:0", "Python:x", ":3", "Nonexistent:2", "Python:3:4"]
+    "condition",
+    [
+        "Python:6",
+        "Python:0",
+        "Python:x",
+        ":3",
+        "Nonexistent:2",
+        "Python:3:4",
+        "0:2",
+        "99999:2",
+        "99999999999999999999:2",
+    ],
 )
 def test_bad_conditions_are_422_naming_skill(
     client: FlaskClient, member: Actor, catalogue: dict[str, int], condition: str
@@ -188,3 +200,17 @@ def test_deactivated_people_lose_api_access(
     target = f"{PEOPLE}/{member.person_id}"
     client.patch(target, json={"active": False}, headers={**admin.headers, "If-Match": '"1"'})
     assert client.get("/api/v1/me", headers=member.headers).status_code == 401
+
+
+def test_skill_terms_resolve_by_id_name_and_alias_in_at_most_two_queries(
+    app: Flask, catalogue: dict[str, int]
+) -> None:
+    terms = [str(catalogue["SQL"]), "python", "GOLANG", "Nonexistent", "99999999999999999999"]
+    with app.app_context(), counting(app) as statements:
+        found = skills.skill_ids_named(db.session, terms)
+    assert found == {
+        str(catalogue["SQL"]): catalogue["SQL"],
+        "python": catalogue["Python"],
+        "GOLANG": catalogue["Go"],
+    }
+    assert len(statements) <= 2

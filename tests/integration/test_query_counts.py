@@ -7,20 +7,18 @@ statements must stay the same, and under a fixed bound.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from skills_service.extensions import db
 from skills_service.services import people, proficiencies, skills, teams
 from skills_service.services.proficiencies import ProficiencyInput
 from tests.conftest import Actor
 from tests.integration.browser import signed_in
+from tests.integration.statements import counting
 from tests.integration.world import World, build_world
 
 MAX_STATEMENTS = 15
@@ -61,21 +59,6 @@ def grow(app: Flask, world: World, *, start: int, count: int) -> None:
                         actor_id=person.id,
                         if_match=None,
                     )
-
-
-@contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    engine = db.engine(app)
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def statements_for(app: Flask, client: FlaskClient, path: str, headers: dict[str, str]) -> int:

@@ -260,3 +260,18 @@ def test_error_answers_are_documented_as_problem_json(client: FlaskClient) -> No
     default = document["components"]["responses"]["DEFAULT_ERROR"]["content"]
     assert list(default) == ["application/problem+json"]
     assert "line_errors" in document["components"]["schemas"]["Problem"]["properties"]
+
+
+def test_every_page_tells_the_total_even_past_the_end(client: FlaskClient, admin: Actor) -> None:
+    for name in ("Go", "Rust", "Zig"):
+        assert create(client, admin, name=name).status_code == 201
+    pages = {
+        page: client.get(f"{SKILLS}?limit=2&page={page}", headers=admin.headers).json
+        for page in (1, 2, 3)
+    }
+    assert [[skill["name"] for skill in pages[page]["items"]] for page in (1, 2, 3)] == [
+        ["Go", "Rust"],
+        ["Zig"],
+        [],
+    ]
+    assert {body["total"] for body in pages.values()} == {3}

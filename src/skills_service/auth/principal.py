@@ -128,7 +128,9 @@ def load_principal() -> None:
         g.credential = "session" if g.principal is not None else "anonymous"
     # End the transaction (and record a token's use, by its principal), so each view
     # starts its own unit of work.
-    db.session.commit()
+    session = db.session_in_use()
+    if session is not None:
+        session.commit()
 
 
 def init_app(app: Flask, settings: Settings) -> None:

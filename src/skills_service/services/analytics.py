@@ -68,7 +68,7 @@ _Columns = TypeVarTuple("_Columns")
 
 def _counted(statement: Select[*_Columns], scope: Scope) -> Select[*_Columns]:
     """Restrict a query over Proficiency (joined to Skill and Person) to the scope."""
-    statement = statement.where(Person.active, counts_on(Proficiency, scope.today))
+    statement = statement.where(Person.active, counts_on(Proficiency.expires_on, scope.today))
     if scope.category:
         statement = statement.where(func.lower(Skill.category) == scope.category.lower())
     if scope.team_id is not None:
@@ -177,7 +177,7 @@ def team_heatmap(session: Session, *, team_id: int, today: date) -> list[Heatmap
             Proficiency.person_id.in_(members),
             Proficiency.skill_id.in_(skill_ids),
             Person.active,
-            counts_on(Proficiency, today),
+            counts_on(Proficiency.expires_on, today),
         )
         .order_by(Person.name, Skill.name)
     ).all()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 
@@ -31,6 +34,25 @@ class Page(Generic[T]):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.limit
+
+
+def page_rows(
+    session: Session, statement: Select[Any], *, page: int, limit: int
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of ``statement``'s rows and how many rows it has in all.
+
+    The total rides along each row as a window count, so a page costs one statement;
+    only a page past the end (no row to carry it) needs a second one to count.
+    """
+    rows = session.execute(
+        statement.add_columns(func.count().over().label("total"))
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    if rows:
+        return rows, int(rows[0].total)
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return rows, session.scalar(counted) or 0
 
 
 def clean_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:

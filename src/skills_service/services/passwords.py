@@ -31,7 +31,12 @@ PARALLELISM = 4
 HASHER = PasswordHasher(
     time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID
 )
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing costs every worker's start ~0.1 s."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 @cache
@@ -76,6 +81,6 @@ def verify_password_or_dummy(password_hash: str | None, password: str) -> bool:
     """Verify against a dummy hash when there is no real one, so that an unknown
     account costs the same time as a wrong password (no account enumeration)."""
     if password_hash is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return False
     return verify_password(password_hash, password)

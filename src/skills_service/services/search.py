@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
 
-from skills_service.errors import InvalidInput, NotFound
+from skills_service.errors import InvalidInput
 from skills_service.models import Person, Proficiency
-from skills_service.services.common import Page, name_key
-from skills_service.services.skills import resolve_skill
+from skills_service.services.common import Page, name_key, page_rows
+from skills_service.services.skills import skill_ids_named
 
 MAX_CONDITIONS = 10
 
@@ -35,7 +35,7 @@ def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillConditio
         raise InvalidInput(
             "Too many skill conditions.", {"skill": [f"At most {MAX_CONDITIONS} conditions."]}
         )
-    conditions: dict[int, SkillCondition] = {}
+    terms: list[tuple[str, str, int]] = []
     for term in raw:
         name, separator, level_text = term.rpartition(":")
         if not separator:
@@ -47,22 +47,24 @@ def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillConditio
             )
         if not name.strip():
             raise InvalidInput(f"Bad skill condition {term!r}.", {"skill": ["Name a skill."]})
-        try:
-            skill = resolve_skill(session, name)
-        except NotFound:
+        terms.append((term, name, int(level_text)))
+    skill_ids = skill_ids_named(session, [name for _, name, _ in terms])
+    conditions: dict[int, SkillCondition] = {}
+    for term, name, level in terms:
+        skill_id = skill_ids.get(name)
+        if skill_id is None:
             raise InvalidInput(
                 f"Unknown skill in {term!r}.", {"skill": [f"No skill is named {name!r}."]}
-            ) from None
-        level = int(level_text)
-        previous = conditions.get(skill.id)
+            )
+        previous = conditions.get(skill_id)
         if previous is None or previous.min_level < level:
-            conditions[skill.id] = SkillCondition(skill_id=skill.id, min_level=level)
+            conditions[skill_id] = SkillCondition(skill_id=skill_id, min_level=level)
     return list(conditions.values())
 
 
-def counts_on(proficiency: type[Proficiency], today: date) -> ColumnElement[bool]:
-    """An expired certification does not count."""
-    return or_(proficiency.expires_on.is_(None), proficiency.expires_on >= today)
+def counts_on(expires_on: SQLColumnExpression[date | None], today: date) -> ColumnElement[bool]:
+    """An expired certification does not count (``expires_on`` is a proficiency's)."""
+    return or_(expires_on.is_(None), expires_on >= today)
 
 
 def holders_by_level(session: Session, *, skill_id: int, today: date) -> dict[int, int]:
@@ -70,7 +72,11 @@ def holders_by_level(session: Session, *, skill_id: int, today: date) -> dict[in
     rows = session.execute(
         select(Proficiency.level, func.count())
         .join(Person, Person.id == Proficiency.person_id)
-        .where(Proficiency.skill_id == skill_id, Person.active, counts_on(Proficiency, today))
+        .where(
+            Proficiency.skill_id == skill_id,
+            Person.active,
+            counts_on(Proficiency.expires_on, today),
+        )
         .group_by(Proficiency.level)
     ).all()
     counts = dict.fromkeys(range(1, 6), 0)
@@ -95,33 +101,33 @@ def people_matching(
     # SQLite joins in the order written and has no statistics to reorder by, so the
     # likely narrowest condition (the highest level) goes first. PostgreSQL reorders
     # joins itself, and score and tiebreaks are sums, so the answer is unchanged.
+    # Each condition joins a Core alias of the table: the same SQL as an ORM alias,
+    # without building an aliased mapper per condition and request.
     for condition in sorted(conditions, key=lambda condition: -condition.min_level):
-        held = aliased(Proficiency)
+        held = Proficiency.__table__.alias()
         joined = [
-            held.person_id == Person.id,
-            held.skill_id == condition.skill_id,
-            held.level >= condition.min_level,
+            held.c.person_id == Person.id,
+            held.c.skill_id == condition.skill_id,
+            held.c.level >= condition.min_level,
         ]
         if not include_expired:
-            joined.append(counts_on(held, today))
+            joined.append(counts_on(held.c.expires_on, today))
         statement = statement.join(held, and_(*joined))
-        score = score + held.level
-        verified = verified + case((held.verified_at.is_not(None), 1), else_=0)
+        score = score + held.c.level
+        verified = verified + case((held.c.verified_at.is_not(None), 1), else_=0)
     if text and text.strip():
         statement = statement.where(
             Person.name_key.contains(name_key(text.strip()), autoescape=True)
         )
     if not include_inactive:
         statement = statement.where(Person.active.is_(True))
-    rows = session.execute(
-        statement.add_columns(score.label("score"), func.count().over().label("total"))
-        .order_by(score.desc(), verified.desc(), Person.name_key, Person.id)
-        .offset((page - 1) * limit)
-        .limit(limit)
-    ).all()
-    if rows:
-        total = int(rows[0].total)
-    else:
-        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows, total = page_rows(
+        session,
+        statement.add_columns(score.label("score")).order_by(
+            score.desc(), verified.desc(), Person.name_key, Person.id
+        ),
+        page=page,
+        limit=limit,
+    )
     items = [PersonMatch(person=row[0], score=int(row.score)) for row in rows]
     return Page(items=items, total=total, page=page, limit=limit)

@@ -9,7 +9,15 @@ from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Proficiency, ProficiencyChange, Skill, SkillAlias, TeamTarget
-from skills_service.services.common import NUL_MESSAGE, Page, check_version, clean_text, name_key
+from skills_service.services.common import (
+    MAX_ID,
+    NUL_MESSAGE,
+    Page,
+    check_version,
+    clean_text,
+    name_key,
+    page_rows,
+)
 
 NAME_MAX = 64
 CATEGORY_MAX = 64
@@ -24,17 +32,28 @@ def get_skill(session: Session, skill_id: int) -> Skill:
     return skill
 
 
-def resolve_skill(session: Session, name_or_id: str) -> Skill:
-    """A skill by numeric id, name or alias (case-insensitive)."""
-    if name_or_id.isdigit():
-        return get_skill(session, int(name_or_id))
-    key = name_key(name_or_id.strip())
-    skill = session.scalar(select(Skill).where(Skill.name_key == key))
-    if skill is None:
-        skill = session.scalar(select(Skill).join(SkillAlias).where(SkillAlias.alias_key == key))
-    if skill is None:
-        raise NotFound(f"No skill is named {name_or_id!r}.")
-    return skill
+def skill_ids_named(session: Session, names_or_ids: Sequence[str]) -> dict[str, int]:
+    """Skill ids by numeric id, name or alias (case-insensitive), in one or two queries.
+
+    Names that match no skill are left out of the answer.
+    """
+    ids = {term: int(term) for term in names_or_ids if term.isdigit() and 1 <= int(term) <= MAX_ID}
+    keys = {term: name_key(term.strip()) for term in names_or_ids if not term.isdigit()}
+    wanted = [Skill.id.in_(set(ids.values())), Skill.name_key.in_(set(keys.values()))]
+    rows = session.execute(select(Skill.id, Skill.name_key).where(or_(*wanted))).all()
+    known_ids = {skill_id for skill_id, _ in rows}
+    by_key = {key: skill_id for skill_id, key in rows}
+    unnamed = set(keys.values()) - by_key.keys()
+    if unnamed:
+        aliases = session.execute(
+            select(SkillAlias.alias_key, SkillAlias.skill_id).where(
+                SkillAlias.alias_key.in_(unnamed)
+            )
+        )
+        by_key.update({alias_key: skill_id for alias_key, skill_id in aliases})
+    found = {term: skill_id for term, skill_id in ids.items() if skill_id in known_ids}
+    found.update({term: by_key[key] for term, key in keys.items() if key in by_key})
+    return found
 
 
 def names_of(session: Session, skill_ids: Sequence[int]) -> dict[int, str]:
@@ -68,15 +87,13 @@ def list_skills(
         conditions.append(func.lower(Skill.category) == category.strip().lower())
     if not include_deprecated:
         conditions.append(Skill.deprecated.is_(False))
-    total = session.scalar(select(func.count()).select_from(Skill).where(*conditions)) or 0
-    items = session.scalars(
-        select(Skill)
-        .where(*conditions)
-        .order_by(Skill.name_key, Skill.id)
-        .offset((page - 1) * limit)
-        .limit(limit)
-    ).all()
-    return Page(items=items, total=total, page=page, limit=limit)
+    rows, total = page_rows(
+        session,
+        select(Skill).where(*conditions).order_by(Skill.name_key, Skill.id),
+        page=page,
+        limit=limit,
+    )
+    return Page(items=[row[0] for row in rows], total=total, page=page, limit=limit)
 
 
 def create_skill(

@@ -212,7 +212,7 @@ def gaps(
         Proficiency.person_id == TeamMember.person_id,
     ]
     if not include_expired:
-        held_conditions.append(counts_on(Proficiency, today))
+        held_conditions.append(counts_on(Proficiency.expires_on, today))
     level = func.coalesce(Proficiency.level, 0)
     is_member = TeamMember.person_id.is_not(None)
     rows = session.execute(
