@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install system-packages browser run test check lint types sast bench fuzz lock clean \
+.PHONY: install system-packages browser run test check lint types sast bench bench-packages fuzz \
+	lock clean \
 	dockerfile-lint harden-check k8s-render k8s-validate audit sbom checkov tools \
 	docker-build compose-secrets compose-up compose-down compose-logs
 
@@ -68,10 +69,21 @@ types: install
 sast: install
 	$(BIN)/bandit --quiet -c pyproject.toml -r src
 
-## bench: search and gap-analysis latency at 100,000 people (PostgreSQL and SQLite)
+## bench: at 100,000 people, the query latencies (PostgreSQL and SQLite), then the HTTP
+## load on skills-service and a bare Flask app under the same gunicorn settings (wrk)
 SKILLS_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-bench: install
+bench: install bench-packages
 	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/search_gaps.py --backend both
+	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/http_load.py
+
+## bench-packages: wrk, the HTTP load generator, from Debian's packages when missing
+WRK := /usr/bin/wrk
+bench-packages:
+	@test -x $(WRK) || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			wrk >/dev/null; }
 
 ## fuzz: the schema fuzzing of the test suite, with 20 times the examples per operation
 fuzz: install
