@@ -192,7 +192,7 @@ def cpu_seconds_by_group(
     after: Mapping[int, tuple[str, int]],
     app_pids: Sequence[int],
 ) -> dict[str, float]:
-    groups = {"app": 0, "postgres": 0, "redis": 0, "wrk": 0}
+    groups = {"app": 0, "postgres": 0, "redis": 0}
     for pid, (name, ticks) in after.items():
         spent = ticks - before.get(pid, (name, 0))[1]
         if pid in app_pids:
@@ -201,8 +201,6 @@ def cpu_seconds_by_group(
             groups["postgres"] += spent
         elif name.startswith("redis-server"):
             groups["redis"] += spent
-        elif name == "wrk":
-            groups["wrk"] += spent
     return {group: ticks / TICKS_PER_SECOND for group, ticks in groups.items()}
 
 

@@ -25,17 +25,26 @@ from skills_service.services.audit import EventFilter
 from skills_service.services.common import etag_for
 from skills_service.services.proficiencies import ProficiencyInput
 from skills_service.services.search import SkillCondition, people_matching
-from tests.conftest import Actor, MakeActor
+from tests.conftest import POSTGRES_URL, Actor, MakeActor, fresh_postgresql
 from tests.integration.world import World, build_world
 
 TODAY = date(2026, 11, 23)
 SKILL_NAMES = ("Go", "Rust", "SQL")
 
 
+pytestmark = pytest.mark.skipif(
+    not POSTGRES_URL, reason="query plans are checked on PostgreSQL, the production database"
+)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL only: SQLite's planner is not what production runs."""
+    return fresh_postgresql(request)
+
+
 @pytest.fixture
 def world(app: Flask, make_actor: MakeActor) -> World:
-    if db.engine(app).dialect.name != "postgresql":
-        pytest.skip("query plans are checked on PostgreSQL, the production database")
     return build_world(app, make_actor)
 
 
