@@ -23,18 +23,20 @@ $(STAMP): requirements/lock.txt pyproject.toml
 install: $(STAMP)
 
 ## system-packages: the Debian packages some tests need, installed when missing: Chromium
-## for the browser tests (Playwright drives it; no download) and iputils-ping for the
-## diagnostics ping. Outside CI a machine without them only warns, and those tests are skipped.
+## for the browser tests (Playwright drives it; no download), iputils-ping for the
+## diagnostics ping and wrk for the benchmark harness's test. Outside CI a machine without
+## them only warns, and those tests are skipped.
 CHROMIUM := /usr/bin/chromium
 PING := /usr/bin/ping
+WRK := /usr/bin/wrk
 system-packages:
-	@{ test -x $(CHROMIUM) && test -x $(PING); } || { \
+	@{ test -x $(CHROMIUM) && test -x $(PING) && test -x $(WRK); } || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			chromium fonts-dejavu-core iputils-ping >/dev/null; } || \
+			chromium fonts-dejavu-core iputils-ping wrk >/dev/null; } || \
 		{ [ "$$CI" != true ] && \
-			echo "WARNING: no Chromium or no ping; the browser and ping tests will be SKIPPED" >&2; }
+			echo "WARNING: no Chromium, ping or wrk; the browser, ping and benchmark tests will be SKIPPED" >&2; }
 
 ## browser: the same (the name the browser tests point to)
 browser: system-packages
@@ -77,7 +79,6 @@ bench: install bench-packages
 	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/http_load.py
 
 ## bench-packages: wrk, the HTTP load generator, from Debian's packages when missing
-WRK := /usr/bin/wrk
 bench-packages:
 	@test -x $(WRK) || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \

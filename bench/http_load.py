@@ -59,6 +59,7 @@ HOST = "127.0.0.1"
 UNCOUNTED_BUDGET = "100000000/minute"
 SEARCH_URLS = 200
 UPSERTS = 40_000
+"""Proficiencies replaced by each of the two upsert runs (warm-up and measured)."""
 READY_TIMEOUT_SECONDS = 60.0
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CALLBACK = "/dashboard/_dash-update-component"
@@ -549,8 +550,9 @@ def run(args: argparse.Namespace) -> Report:
             dataset = describe(session)
             searches = write_requests(scratch / "search.tsv", search_requests(session, args.seed))
             upserts = upsert_requests(session, 2 * UPSERTS)
-        upsert_warmup = write_requests(scratch / "upsert-warmup.tsv", upserts[:UPSERTS])
-        upsert_measured = write_requests(scratch / "upsert.tsv", upserts[UPSERTS:])
+        half = len(upserts) // 2
+        upsert_warmup = write_requests(scratch / "upsert-warmup.tsv", upserts[:half])
+        upsert_measured = write_requests(scratch / "upsert.tsv", upserts[half:])
         callback = write_requests(
             scratch / "callback.tsv", [("POST", CALLBACK, "-", callback_body())]
         )
