@@ -161,8 +161,14 @@ def start_server(
         process = subprocess.Popen(
             command, env=dict(environ), stdout=output, stderr=subprocess.STDOUT
         )
-    wait_ready(process, ports[-1], ready_path)
-    return Server(name, process, time.perf_counter() - started)
+    server = Server(name, process, 0.0)
+    try:
+        wait_ready(process, ports[-1], ready_path)
+    except BaseException:
+        server.stop()
+        raise
+    server.ready_seconds = time.perf_counter() - started
+    return server
 
 
 def free_port() -> int:
