@@ -11,11 +11,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
-COPY requirements/build.txt requirements/runtime.txt requirements/
+COPY requirements/pip.txt requirements/build.txt requirements/runtime.txt requirements/
 # Every download is checked against the hashes in the lock files, the build backend
 # included; --only-binary keeps sdists, whose build requirements pip would fetch
 # unchecked, out.
 RUN python -m venv /opt/build-tools \
+ && /opt/build-tools/bin/pip install --require-hashes --only-binary=:all: -r requirements/pip.txt \
  && /opt/build-tools/bin/pip install --require-hashes --only-binary=:all: -r requirements/build.txt \
  && /opt/build-tools/bin/pip wheel --require-hashes --only-binary=:all: --wheel-dir /wheels \
         -r requirements/runtime.txt

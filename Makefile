@@ -12,10 +12,11 @@ RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 	dockerfile-lint harden-check k8s-render k8s-validate audit sbom checkov tools \
 	docker-build compose-secrets compose-up compose-down compose-logs
 
-$(STAMP): requirements/lock.txt pyproject.toml
+$(STAMP): requirements/pip.txt requirements/lock.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/pip.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -92,12 +93,13 @@ fuzz: install
 
 ## lock: re-resolve every lock file (with hashes): lock.txt (runtime and dev, for this venv),
 ## runtime.txt (the image: the same versions, runtime only), build.txt (the wheel build
-## backend) and checkov.txt (its own venv: its pins conflict with the dev tools)
+## backend), pip.txt (the installer, installed before the rest) and checkov.txt (its own venv: its pins conflict with the dev tools)
 UV_COMPILE := $(BIN)/uv pip compile --generate-hashes --python-version 3.11
 lock: install
 	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/lock.txt
 	$(UV_COMPILE) pyproject.toml -c requirements/lock.txt -o requirements/runtime.txt
 	$(UV_COMPILE) requirements/build.in -c requirements/lock.txt -o requirements/build.txt
+	$(UV_COMPILE) requirements/pip.in -o requirements/pip.txt
 	$(UV_COMPILE) requirements/checkov.in -o requirements/checkov.txt
 
 ## harden-check: the project's own container files pass `skills-service harden`
@@ -142,7 +144,7 @@ checkov: $(TOOLS_STAMP) k8s-render
 ## audit: pip-audit of the lock files; prints that it DID NOT RUN, and passes, only when
 ## no advisory service is reachable (scripts/dependency_audit.py)
 audit: install
-	$(BIN)/python scripts/dependency_audit.py requirements/runtime.txt requirements/build.txt \
+	$(BIN)/python scripts/dependency_audit.py requirements/runtime.txt requirements/build.txt requirements/pip.txt \
 		requirements/lock.txt
 
 ## sbom: CycloneDX bill of materials of what the image ships (requirements/runtime.txt).

@@ -102,6 +102,7 @@ def test_the_build_context_admits_only_what_the_image_is_built_from() -> None:
         "pyproject.toml",
         "README.md",
         "requirements/build.txt",
+        "requirements/pip.txt",
         "requirements/runtime.txt",
         "src/",
     }
