@@ -1,8 +1,9 @@
-"""`make bench`'s HTTP harness runs end to end and prints its whole table.
+"""`make bench`'s HTTP harness and the request profiler run end to end.
 
-At a tiny scale (300 people, one-second runs) so that the suite stays fast: what is
-checked is that every scenario is driven through the real stack and answered
-without an error, not how fast. The numbers belong to docs/benchmarks.md.
+At a tiny scale (300 people, one-second runs, a few profiled requests) so that the
+suite stays fast: what is checked is that every scenario is driven through the real
+stack and answered without an error, not how fast. The numbers belong to
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import pytest
 
 from tests.conftest import IN_CI, POSTGRES_URL, REDIS_URL
 
-HARNESS = Path(__file__).resolve().parents[2] / "bench" / "http_load.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+HARNESS = BENCH / "http_load.py"
+PROFILER = BENCH / "profile_request.py"
+PROFILED = ("healthz", "me", "list", "search", "upsert")
 SCENARIOS = (
     "bare Flask baseline",
     "GET /api/v1/skills?limit=50",
@@ -26,6 +30,25 @@ SCENARIOS = (
 )
 TIMEOUT_SECONDS = 300
 """A bound against a hang; a run takes about half a minute."""
+
+
+def run_on_the_test_services(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a bench script against the test PostgreSQL and Redis; it must succeed."""
+    assert POSTGRES_URL is not None and REDIS_URL is not None
+    finished = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            *("--database-url", POSTGRES_URL, "--redis-url", REDIS_URL),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return finished
 
 
 @pytest.fixture
@@ -40,21 +63,11 @@ def wrk() -> None:
 @pytest.mark.skipif(not (POSTGRES_URL and REDIS_URL), reason="the harness needs PostgreSQL")
 @pytest.mark.usefixtures("wrk")
 def test_the_http_benchmark_prints_every_scenario_answered_without_errors() -> None:
-    assert POSTGRES_URL is not None and REDIS_URL is not None
-    finished = subprocess.run(
-        [
-            sys.executable,
-            str(HARNESS),
-            *("--database-url", POSTGRES_URL, "--redis-url", REDIS_URL),
-            *("--people", "300", "--seconds", "1", "--warmup-seconds", "1"),
-            *("--starts", "1", "--connections", "4"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
+    finished = run_on_the_test_services(
+        HARNESS,
+        *("--people", "300", "--seconds", "1", "--warmup-seconds", "1"),
+        *("--starts", "1", "--connections", "4"),
     )
-    assert finished.returncode == 0, finished.stderr[-3000:]
     rows = {
         cells[0]: cells
         for line in finished.stdout.splitlines()
@@ -67,3 +80,14 @@ def test_the_http_benchmark_prints_every_scenario_answered_without_errors() -> N
         assert errors == "0", f"{scenario}: {errors} errors"
     assert rows["list endpoint, 2 instances on one address"][1].endswith(", 0 errors")
     assert "cold start to ready, skills-service (median of 1)" in rows
+
+
+@pytest.mark.skipif(not (POSTGRES_URL and REDIS_URL), reason="the profiler needs PostgreSQL")
+def test_the_profiler_profiles_every_scenario_and_saves_its_call_tree() -> None:
+    for name in PROFILED:
+        (BENCH / "results" / f"profile-{name}.html").unlink(missing_ok=True)
+    finished = run_on_the_test_services(PROFILER, "--people", "300", "--requests", "5")
+    for name in PROFILED:
+        assert f"## {name}: 5 requests" in finished.stdout
+        assert (BENCH / "results" / f"profile-{name}.html").stat().st_size > 0
+    assert "skills_service/" in finished.stdout, "the call tree shows the app's own frames"

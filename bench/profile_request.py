@@ -1,0 +1,133 @@
+"""Where a request's time goes: pyinstrument around the app, in-process.
+
+The app runs with the HTTP benchmark's production settings (PostgreSQL, Redis, rate
+limits, audit trail, JSON logs, metrics) and is called through Flask's test client,
+so the profile holds the whole request path, from the WSGI call to the serialised
+answer, without gunicorn and the network. Each scenario gets a warm-up (connection
+pool, statement caches), then ``--requests`` profiled calls; pyinstrument samples
+every millisecond, and its call tree is printed and saved as HTML in
+``bench/results/profile-<scenario>.html``; the app's log lines go to
+``bench/results/profile.log``.
+
+    .venv/bin/python bench/profile_request.py --reuse-data --scenario list
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from pyinstrument import Profiler
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from generate import DEFAULT_PEOPLE, URL_ENV, bench_url, generate
+from http_load import (
+    RESULTS_DIR,
+    create_accounts,
+    search_requests,
+    service_environ,
+    upsert_requests,
+)
+from skills_service import create_app
+from skills_service.database import make_engine
+
+WARMUP_REQUESTS = 50
+Call = Callable[[FlaskClient, int], TestResponse]
+
+
+def scenarios(token: str, engine_url: str, requests: int, seed: int) -> dict[str, Call]:
+    """Each scenario's n-th request; upserts replace a different proficiency each time."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    engine = make_engine(engine_url)
+    with Session(engine) as session:
+        searches = [path for _, path, _, _ in search_requests(session, seed)]
+        upserts = upsert_requests(session, WARMUP_REQUESTS + requests)
+    engine.dispose()
+
+    def upsert(client: FlaskClient, n: int) -> TestResponse:
+        _, path, etag, body = upserts[n]
+        headers = {**bearer, "If-Match": etag, "Content-Type": "application/json"}
+        return client.put(path, data=body, headers=headers)
+
+    return {
+        "healthz": lambda client, _n: client.get("/healthz"),
+        "me": lambda client, _n: client.get("/api/v1/me", headers=bearer),
+        "list": lambda client, _n: client.get("/api/v1/skills?limit=50", headers=bearer),
+        "search": lambda client, n: client.get(searches[n % len(searches)], headers=bearer),
+        "upsert": upsert,
+    }
+
+
+def profile(name: str, call: Call, client: FlaskClient, requests: int, *, show_all: bool) -> str:
+    for n in range(WARMUP_REQUESTS):
+        answered(name, call(client, n))
+    profiler = Profiler(interval=0.001)
+    with profiler:
+        for n in range(WARMUP_REQUESTS, WARMUP_REQUESTS + requests):
+            answered(name, call(client, n))
+    (RESULTS_DIR / f"profile-{name}.html").write_text(profiler.output_html())
+    return profiler.output_text(unicode=True, show_all=show_all)
+
+
+def answered(name: str, response: TestResponse) -> None:
+    if response.status_code >= 400:
+        raise SystemExit(f"{name}: HTTP {response.status_code} {response.get_data(as_text=True)}")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get(URL_ENV))
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--people", type=int, default=DEFAULT_PEOPLE)
+    parser.add_argument("--reuse-data", action="store_true", help="skip generating the data")
+    parser.add_argument(
+        "--scenario", action="append", help="healthz, me, list, search or upsert (default: all)"
+    )
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--show-all", action="store_true", help="print library frames too, not only the app's"
+    )
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error(f"--database-url or {URL_ENV} is required (PostgreSQL)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.reuse_data:
+        generate(args.database_url, people=args.people)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="profile-"))
+        environ = service_environ(args.database_url, args.redis_url, Path(scratch))
+        accounts = create_accounts(environ)
+        os.environ.clear()
+        os.environ.update(environ)
+        calls = scenarios(accounts.token, bench_url(args.database_url), args.requests, args.seed)
+        unknown = set(args.scenario or ()) - set(calls)
+        if unknown:
+            raise SystemExit(f"unknown scenario: {', '.join(sorted(unknown))}")
+        app = create_app()
+        log = stack.enter_context((RESULTS_DIR / "profile.log").open("w"))
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(log)
+        client = app.test_client()
+        for name in args.scenario or calls:
+            print(f"## {name}: {args.requests} requests\n")
+            print(profile(name, calls[name], client, args.requests, show_all=args.show_all))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
