@@ -19,19 +19,28 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from pyinstrument import Profiler
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from generate import DEFAULT_PEOPLE, URL_ENV, bench_url, generate
 from http_load import (
+    CALLBACK,
+    HOST,
     RESULTS_DIR,
+    Accounts,
+    callback_body,
     create_accounts,
+    dashboard_headers,
+    free_port,
     search_requests,
     service_environ,
     upsert_requests,
@@ -39,13 +48,16 @@ from http_load import (
 from skills_service import create_app
 from skills_service.database import make_engine
 
+SCENARIOS = ("healthz", "me", "list", "search", "upsert", "dashboard")
 WARMUP_REQUESTS = 50
 Call = Callable[[FlaskClient, int], TestResponse]
 
 
-def scenarios(token: str, engine_url: str, requests: int, seed: int) -> dict[str, Call]:
+def scenarios(
+    app: Flask, accounts: Accounts, engine_url: str, requests: int, seed: int
+) -> dict[str, Call]:
     """Each scenario's n-th request; upserts replace a different proficiency each time."""
-    bearer = {"Authorization": f"Bearer {token}"}
+    bearer = {"Authorization": f"Bearer {accounts.token}"}
     engine = make_engine(engine_url)
     with Session(engine) as session:
         searches = [path for _, path, _, _ in search_requests(session, seed)]
@@ -63,7 +75,26 @@ def scenarios(token: str, engine_url: str, requests: int, seed: int) -> dict[str
         "list": lambda client, _n: client.get("/api/v1/skills?limit=50", headers=bearer),
         "search": lambda client, n: client.get(searches[n % len(searches)], headers=bearer),
         "upsert": upsert,
+        "dashboard": dashboard_callback(app, accounts),
     }
+
+
+def dashboard_callback(app: Flask, accounts: Accounts) -> Call:
+    """The dashboard's main callback, sent with a signed-in viewer's cookie and CSRF token.
+
+    The viewer signs in over HTTP as in the harness (the app is served on a free port
+    for that moment); the profiled callbacks then go through the test client.
+    """
+    port = free_port()
+    server = make_server(HOST, port, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        signed_in = dashboard_headers(port, accounts.viewer_email, accounts.viewer_password)
+    finally:
+        server.shutdown()
+    headers = dict(line.split(": ", 1) for line in signed_in)
+    base_url, body = f"http://{HOST}:{port}", callback_body()
+    return lambda client, _n: client.post(CALLBACK, base_url=base_url, data=body, headers=headers)
 
 
 def profile(name: str, call: Call, client: FlaskClient, requests: int, *, show_all: bool) -> str:
@@ -89,7 +120,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--people", type=int, default=DEFAULT_PEOPLE)
     parser.add_argument("--reuse-data", action="store_true", help="skip generating the data")
     parser.add_argument(
-        "--scenario", action="append", help="healthz, me, list, search or upsert (default: all)"
+        "--scenario", action="append", choices=SCENARIOS, help="repeatable (default: all)"
     )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
@@ -113,17 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         accounts = create_accounts(environ)
         os.environ.clear()
         os.environ.update(environ)
-        calls = scenarios(accounts.token, bench_url(args.database_url), args.requests, args.seed)
-        unknown = set(args.scenario or ()) - set(calls)
-        if unknown:
-            raise SystemExit(f"unknown scenario: {', '.join(sorted(unknown))}")
         app = create_app()
         log = stack.enter_context((RESULTS_DIR / "profile.log").open("w"))
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(log)
-        client = app.test_client()
-        for name in args.scenario or calls:
+        calls = scenarios(app, accounts, bench_url(args.database_url), args.requests, args.seed)
+        client = app.test_client(use_cookies=False)
+        for name in args.scenario or SCENARIOS:
             print(f"## {name}: {args.requests} requests\n")
             print(profile(name, calls[name], client, args.requests, show_all=args.show_all))
     return 0

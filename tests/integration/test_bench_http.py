@@ -20,7 +20,7 @@ from tests.conftest import IN_CI, POSTGRES_URL, REDIS_URL
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 HARNESS = BENCH / "http_load.py"
 PROFILER = BENCH / "profile_request.py"
-PROFILED = ("healthz", "me", "list", "search", "upsert")
+PROFILED = ("healthz", "me", "list", "search", "upsert", "dashboard")
 SCENARIOS = (
     "bare Flask baseline",
     "GET /api/v1/skills?limit=50",
