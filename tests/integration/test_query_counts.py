@@ -112,3 +112,40 @@ def test_a_page_costs_the_same_statements_however_large_the_data(
     large = statements_for(app, browser, url, {})
     assert large == small, f"{url}: {small} statements, then {large} with four times the data"
     assert small <= MAX_STATEMENTS, f"{url}: {small} statements"
+
+
+HOT_PATH_BUDGETS = {
+    "/api/v1/me": 3,
+    "/api/v1/skills?limit=50": 3,
+    "/api/v1/people?skill=Python:1&limit=50": 4,
+}
+"""The endpoints the HTTP benchmark loads, and the statements each may send: the
+principal (token, owner and managed teams in one), then the view's own."""
+
+
+@pytest.mark.parametrize(("path", "budget"), HOT_PATH_BUDGETS.items())
+def test_a_hot_read_sends_no_more_statements_than_its_budget(
+    app: Flask, client: FlaskClient, world: World, path: str, budget: int
+) -> None:
+    sent = statements_for(app, client, path, world.manager.headers)
+    assert sent <= budget, f"{path}: {sent} statements, budget {budget}"
+
+
+UPSERT_BUDGET = 9
+"""The principal 1; the target person and their teams 2 (for the policy); the
+proficiency 1, its update and its history 2; the audit chain's lock, event and head 3."""
+
+
+def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    path = f"/api/v1/people/{world.subject.person_id}/skills/{world.skill_id}"
+    headers = world.subject.headers
+    for level in (2, 3):
+        etag = client.get(path, headers=headers).headers["ETag"]
+        with counting(app) as statements:
+            response = client.put(
+                path, json={"level": level}, headers={**headers, "If-Match": etag}
+            )
+        assert response.status_code == 200, response.get_json()
+    assert len(statements) <= UPSERT_BUDGET, "\n".join(statements)

@@ -13,8 +13,9 @@ from skills_service.errors import InvalidInput, NotFound
 from skills_service.extensions import db
 from skills_service.models import ApiToken
 from skills_service.models.base import utcnow
-from skills_service.services import people, tokens
+from skills_service.services import people, teams, tokens
 from tests.conftest import Actor
+from tests.integration.browser import signed_in
 
 ME = "/api/v1/me"
 
@@ -31,6 +32,31 @@ def test_a_valid_token_identifies_its_owner(client: FlaskClient, member: Actor) 
     body = client.get(ME, headers=member.headers).json
     assert body["id"] == member.person_id
     assert body["scopes"] == ["read", "write"]
+
+
+@pytest.mark.parametrize("credential", ["token", "session"])
+def test_the_principal_holds_exactly_the_teams_its_person_manages(
+    app: Flask, client: FlaskClient, member: Actor, credential: str
+) -> None:
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            made = [teams.create_team(session, name=f"Team {n}") for n in range(3)]
+            for team, manages in zip(made, (True, False, True), strict=True):
+                teams.add_member(
+                    session,
+                    team_id=team.id,
+                    person_id=member.person_id,
+                    is_manager=manages,
+                    if_match=None,
+                )
+            managed = sorted([made[0].id, made[2].id])
+    if credential == "token":
+        body = client.get(ME, headers=member.headers).json
+    else:
+        body = signed_in(app, member).get(ME).json
+    assert body["managed_teams"] == managed
+    assert sorted(body["teams"]) == sorted(team.id for team in made)
 
 
 @pytest.mark.parametrize(

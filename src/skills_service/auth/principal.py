@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from skills_service.auth import jwt_bearer, login, sessions
 from skills_service.errors import Conflict, InvalidCredentials, Unauthenticated
 from skills_service.extensions import db
-from skills_service.models import Person, TeamMember
+from skills_service.models import Person
 from skills_service.policy import SELF_AUTHENTICATED_ROUTES, Principal, Role, Scope
-from skills_service.services import accounts, tokens
+from skills_service.services import accounts, teams, tokens
 from skills_service.settings import Settings
 
 JWKS_KEY = "skills_service.jwks"
@@ -48,29 +48,20 @@ def _bearer_secret() -> str | None:
     return secret.strip()
 
 
-def principal_for(session: Session, person: Person, scopes: frozenset[Scope]) -> Principal:
-    managed = session.scalars(
-        select(TeamMember.team_id).where(
-            TeamMember.person_id == person.id, TeamMember.is_manager.is_(True)
-        )
-    )
+def principal_for(person: Person, scopes: frozenset[Scope], managed: frozenset[int]) -> Principal:
     return Principal(
-        person_id=person.id,
-        role=Role(person.role),
-        scopes=scopes,
-        managed_team_ids=frozenset(managed),
+        person_id=person.id, role=Role(person.role), scopes=scopes, managed_team_ids=managed
     )
 
 
 def _from_bearer(secret: str) -> Principal:
     session = db.session
     if secret.startswith(tokens.PREFIX):
-        found = tokens.authenticate(session, secret)
-        if found is None:
+        owner = tokens.authenticate(session, secret)
+        if owner is None:
             raise InvalidCredentials("The access token is invalid, expired or revoked.")
-        token, person = found
         g.credential = "token"
-        return principal_for(session, person, tokens.token_scopes(token))
+        return principal_for(owner.person, tokens.token_scopes(owner.token), owner.managed_team_ids)
     g.credential = "jwt"
     return _from_jwt(session, secret)
 
@@ -99,19 +90,25 @@ def _from_jwt(session: Session, token: str) -> Principal:
         raise InvalidCredentials("The access token is invalid, expired or revoked.") from None
     granted = str(claims.get("scope", "")).split()
     scopes = {Scope.READ} | ({Scope.WRITE} if JWT_WRITE_SCOPE in granted else set())
-    return principal_for(session, person, frozenset(scopes))
+    managed = teams.managed_ids(
+        session.execute(teams.managing(select(Person.id).where(Person.id == person.id))).all()
+    )
+    return principal_for(person, frozenset(scopes), managed)
 
 
 def _from_session() -> Principal | None:
     web = session
     if not isinstance(web, sessions.ServerSession) or web.person_id is None:
         return None
-    person = db.session.get(Person, web.person_id)
+    rows = db.session.execute(
+        teams.managing(select(Person).where(Person.id == web.person_id))
+    ).all()
+    person = rows[0][0] if rows else None
     if person is None or not person.active or person.session_epoch != web.record.epoch:
         sessions.end(web)
         return None
     g.required_step = login.required_step(person)
-    return principal_for(db.session, person, frozenset({Scope.READ, Scope.WRITE}))
+    return principal_for(person, frozenset({Scope.READ, Scope.WRITE}), teams.managed_ids(rows))
 
 
 def load_principal() -> None:

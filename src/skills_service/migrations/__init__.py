@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -27,7 +28,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest revision shipped in the package: read once, since it cannot change while
+    the process runs (``/readyz`` asks on every probe)."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     return ScriptDirectory.from_config(config).get_current_head()

@@ -119,24 +119,21 @@ def upsert_proficiency(
     Replacing an existing one needs its ETag in ``if_match``, unless the caller is a
     trusted batch writer (CSV import) that says ``unconditional``. A change of level or
     expiry makes the proficiency self-assessed again: a verification vouches for
-    what the manager saw, not for what came after.
+    what the manager saw, not for what came after. An existing proficiency proves
+    that its person and skill exist; only a new one looks them up.
     """
-    get_person(session, person_id)
-    skill = get_skill(session, skill_id)
-    _validate(data)
     proficiency = session.get(Proficiency, (person_id, skill_id))
+    created = proficiency is None
     if proficiency is None:
-        if parse_etag(if_match) is not None and not unconditional:
-            raise PreconditionFailed("The proficiency does not exist; it cannot match an ETag.")
-        if skill.deprecated:
-            raise InvalidInput(
-                "The skill is deprecated.",
-                {"skill_id": ["Deprecated skills take no new proficiencies."]},
-            )
-        proficiency = Proficiency(person_id=person_id, skill_id=skill_id, level=data.level)
-        session.add(proficiency)
-        created = True
+        proficiency = _new_proficiency(
+            session,
+            person_id=person_id,
+            skill_id=skill_id,
+            data=data,
+            expects_one=parse_etag(if_match) is not None and not unconditional,
+        )
     else:
+        _validate(data)
         if if_none_match is not None and if_none_match.strip() == "*":
             raise PreconditionFailed("The proficiency already exists.")
         if not unconditional:
@@ -144,7 +141,6 @@ def upsert_proficiency(
         if proficiency.level != data.level or proficiency.expires_on != data.expires_on:
             proficiency.verified_by_id = None
             proficiency.verified_at = None
-        created = False
     proficiency.level = data.level
     proficiency.interested = data.interested
     proficiency.note = data.note
@@ -152,6 +148,24 @@ def upsert_proficiency(
     session.flush()
     _record(session, proficiency, action="set", actor_id=actor_id)
     return proficiency, created
+
+
+def _new_proficiency(
+    session: Session, *, person_id: int, skill_id: int, data: ProficiencyInput, expects_one: bool
+) -> Proficiency:
+    get_person(session, person_id)
+    skill = get_skill(session, skill_id)
+    _validate(data)
+    if expects_one:
+        raise PreconditionFailed("The proficiency does not exist; it cannot match an ETag.")
+    if skill.deprecated:
+        raise InvalidInput(
+            "The skill is deprecated.",
+            {"skill_id": ["Deprecated skills take no new proficiencies."]},
+        )
+    proficiency = Proficiency(person_id=person_id, skill_id=skill_id, level=data.level)
+    session.add(proficiency)
+    return proficiency
 
 
 def delete_proficiency(

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Row, Select, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
@@ -117,6 +118,26 @@ def members(session: Session, team_id: int) -> Sequence[MemberRow]:
         .order_by(TeamMember.is_manager.desc(), Person.name_key)
     ).all()
     return [MemberRow(person=person, is_manager=is_manager) for person, is_manager in rows]
+
+
+_Columns = TypeVarTuple("_Columns")
+
+
+def managing(statement: Select[*_Columns]) -> Select[*_Columns, int | None]:
+    """``statement``, which selects a ``Person``, with the id of each team they manage.
+
+    One row per managed team, or one row with ``None`` for a person who manages none;
+    ``managed_ids`` reads them back. The principal needs a person's managed teams on
+    every request: joined in, they cost no round trip of their own.
+    """
+    joined = statement.outerjoin(
+        TeamMember, and_(TeamMember.person_id == Person.id, TeamMember.is_manager.is_(True))
+    ).add_columns(TeamMember.team_id.label("managed_team_id"))
+    return cast("Select[*_Columns, int | None]", joined)
+
+
+def managed_ids(rows: Sequence[Row[*tuple[Any, ...]]]) -> frozenset[int]:
+    return frozenset(row.managed_team_id for row in rows if row.managed_team_id is not None)
 
 
 def add_member(

@@ -20,6 +20,7 @@ from skills_service.models import ApiToken, Person
 from skills_service.models.base import utcnow
 from skills_service.policy import Scope
 from skills_service.services.common import Page, clean_text
+from skills_service.services.teams import managed_ids, managing
 
 PREFIX = "sks_"
 SECRET_LENGTH = len(PREFIX) + 43
@@ -30,6 +31,15 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 class IssuedToken:
     token: ApiToken
     secret: str
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """A live token, its active owner, and the teams the owner manages."""
+
+    token: ApiToken
+    person: Person
+    managed_team_ids: frozenset[int]
 
 
 def hash_secret(secret: str) -> str:
@@ -114,23 +124,23 @@ def revoke_token(
     return token
 
 
-def authenticate(
-    session: Session, secret: str, now: datetime | None = None
-) -> tuple[ApiToken, Person] | None:
-    """The live token and its active owner for ``secret``, or None."""
+def authenticate(session: Session, secret: str, now: datetime | None = None) -> TokenOwner | None:
+    """The live token for ``secret`` with its owner, in one statement; or None."""
     if not secret.startswith(PREFIX) or len(secret) != SECRET_LENGTH:
         return None
     at = now or utcnow()
-    row = session.execute(
-        select(ApiToken, Person)
-        .join(Person, Person.id == ApiToken.person_id)
-        .where(ApiToken.token_hash == hash_secret(secret))
-    ).first()
-    if row is None:
+    rows = session.execute(
+        managing(
+            select(ApiToken, Person)
+            .join(Person, Person.id == ApiToken.person_id)
+            .where(ApiToken.token_hash == hash_secret(secret))
+        )
+    ).all()
+    if not rows:
         return None
-    token, person = row
+    token, person = rows[0][0], rows[0][1]
     if token.revoked_at is not None or token.expires_at <= at or not person.active:
         return None
     if token.last_used_at is None or at - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = at
-    return token, person
+    return TokenOwner(token, person, managed_ids(rows))
