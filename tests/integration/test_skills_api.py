@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from skills_service.extensions import db
+from skills_service.services import skills
 from tests.conftest import Actor
 from tests.integration.responses import assert_problem
+from tests.integration.statements import counting
 
 SKILLS = "/api/v1/skills"
 
@@ -275,3 +279,13 @@ def test_every_page_tells_the_total_even_past_the_end(client: FlaskClient, admin
         [],
     ]
     assert {body["total"] for body in pages.values()} == {3}
+
+
+def test_an_empty_first_page_costs_one_statement_and_totals_zero(
+    app: Flask, client: FlaskClient, admin: Actor
+) -> None:
+    assert create(client, admin, name="Go").status_code == 201
+    with app.app_context(), counting(app) as statements:
+        page = skills.list_skills(db.session, page=1, limit=10, text="no such skill")
+    assert (page.items, page.total) == ([], 0)
+    assert len(statements) == 1, statements

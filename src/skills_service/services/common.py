@@ -42,7 +42,8 @@ def page_rows(
     """One page of ``statement``'s rows and how many rows it has in all.
 
     The total rides along each row as a window count, so a page costs one statement;
-    only a page past the end (no row to carry it) needs a second one to count.
+    only a page past the end (no row to carry it) needs a second one to count. An
+    empty first page needs none: nothing matched.
     """
     rows = session.execute(
         statement.add_columns(func.count().over().label("total"))
@@ -51,6 +52,8 @@ def page_rows(
     ).all()
     if rows:
         return rows, int(rows[0].total)
+    if page == 1:
+        return rows, 0
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     return rows, session.scalar(counted) or 0
 
