@@ -113,8 +113,9 @@ def answered(name: str, response: TestResponse) -> None:
         raise SystemExit(f"{name}: HTTP {response.status_code} {response.get_data(as_text=True)}")
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def scenario_parser(description: str, *, requests: int) -> argparse.ArgumentParser:
+    """The options of every tool that runs these scenarios in-process."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", default=os.environ.get(URL_ENV))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--people", type=int, default=DEFAULT_PEOPLE)
@@ -122,8 +123,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario", action="append", choices=SCENARIOS, help="repeatable (default: all)"
     )
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = scenario_parser(__doc__.split("\n\n")[0], requests=300)
     parser.add_argument(
         "--show-all", action="store_true", help="print library frames too, not only the app's"
     )

@@ -1,4 +1,4 @@
-"""`make bench`'s HTTP harness and the request profiler run end to end.
+"""`make bench`'s HTTP harness, the request profiler and the instruction counter run.
 
 At a tiny scale (300 people, one-second runs, a few profiled requests) so that the
 suite stays fast: what is checked is that every scenario is driven through the real
@@ -20,6 +20,7 @@ from tests.conftest import IN_CI, POSTGRES_URL, REDIS_URL
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 HARNESS = BENCH / "http_load.py"
 PROFILER = BENCH / "profile_request.py"
+COUNTER = BENCH / "count_instructions.py"
 PROFILED = ("healthz", "me", "list", "search", "upsert", "dashboard")
 SCENARIOS = (
     "bare Flask baseline",
@@ -91,3 +92,20 @@ def test_the_profiler_profiles_every_scenario_and_saves_its_call_tree() -> None:
         assert f"## {name}: 5 requests" in finished.stdout
         assert (BENCH / "results" / f"profile-{name}.html").stat().st_size > 0
     assert "skills_service/" in finished.stdout, "the call tree shows the app's own frames"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="the instruction counter needs PostgreSQL")
+def test_the_instruction_counters_child_serves_its_scenario_in_process() -> None:
+    """What callgrind counts: the app in-process, answering a few upserts without an error.
+
+    Valgrind itself is left out here: it runs the app fifty times slower.
+    """
+    assert POSTGRES_URL is not None
+    generate = [sys.executable, str(BENCH / "generate.py"), "--database-url", POSTGRES_URL]
+    subprocess.run(
+        [*generate, "--people", "300"],
+        capture_output=True,
+        timeout=TIMEOUT_SECONDS,
+        check=True,
+    )
+    run_on_the_test_services(COUNTER, "--child", "upsert", "--calls", "5")

@@ -1,0 +1,104 @@
+"""CPU instructions per request, counted by callgrind: a measure the host's load does not move.
+
+Timings on a shared machine move by a third from one hour to the next; instruction
+counts repeat to within a fraction of a percent. So two versions of the code are
+compared by counting: each scenario of ``profile_request.py`` runs in-process under
+``valgrind --tool=callgrind`` twice, once with only the warm-up requests and once
+with ``--requests`` more, and the difference divided by ``--requests`` is what one
+request costs. Only the app's own process is counted, not PostgreSQL or Redis.
+Hash randomisation is fixed (``PYTHONHASHSEED=0``) so that both runs build the
+same dictionaries.
+
+    .venv/bin/python bench/count_instructions.py --reuse-data --scenario me --scenario list
+
+To compare versions, run it in a checkout of each (or with ``PYTHONPATH`` pointing
+at the other version's ``src``). Under valgrind the app runs about 50 times slower:
+a scenario takes two to four minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from generate import URL_ENV, bench_url, generate
+from http_load import create_accounts, service_environ
+from profile_request import SCENARIOS, answered, scenario_parser, scenarios
+from skills_service import create_app
+
+WARMUP_REQUESTS = 20
+COLLECTED = re.compile(r"Collected : (\d+)")
+TIMEOUT_SECONDS = 1800
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The child: the app in-process, ``--calls`` requests of one scenario."""
+    with tempfile.TemporaryDirectory(prefix="instructions-") as scratch:
+        environ = service_environ(args.database_url, args.redis_url, Path(scratch))
+        accounts = create_accounts(environ)
+        os.environ.clear()
+        os.environ.update(environ)
+        app = create_app()
+        calls = scenarios(app, accounts, bench_url(args.database_url), args.calls, args.seed)
+        call, client = calls[args.child], app.test_client(use_cookies=False)
+        for n in range(args.calls):
+            answered(args.child, call(client, n))
+
+
+def instructions(args: argparse.Namespace, scenario: str, calls: int) -> int:
+    """Instructions callgrind counted for a child that makes ``calls`` requests."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, __file__, "--child", scenario, "--calls", str(calls)]
+    command += ["--seed", str(args.seed), "--database-url", args.database_url]
+    command += ["--redis-url", args.redis_url]
+    finished = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    counted = COLLECTED.search(finished.stderr)
+    if finished.returncode != 0 or counted is None:
+        raise SystemExit(f"{scenario}: the counted run failed\n{finished.stderr[-2000:]}")
+    return int(counted.group(1))
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = scenario_parser(__doc__.split("\n\n")[0], requests=100)
+    parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error(f"--database-url or {URL_ENV} is required (PostgreSQL)")
+    if args.child is None and shutil.which("valgrind") is None:
+        parser.error("valgrind is missing (Debian's package valgrind)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child is not None:
+        serve(args)
+        return 0
+    if not args.reuse_data:
+        generate(args.database_url, people=args.people)
+    print(f"| scenario | instructions per request (M), {args.requests} requests |")
+    print("| --- | ---: |")
+    for scenario in args.scenario or SCENARIOS:
+        warm = instructions(args, scenario, WARMUP_REQUESTS)
+        loaded = instructions(args, scenario, WARMUP_REQUESTS + args.requests)
+        print(f"| {scenario} | {(loaded - warm) / args.requests / 1e6:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
