@@ -24,14 +24,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
+from contextlib import ExitStack
 
 from generate import URL_ENV, bench_url, generate
-from http_load import create_accounts, service_environ
-from profile_request import SCENARIOS, answered, scenario_parser, scenarios
-from skills_service import create_app
+from profile_request import SCENARIOS, answered, in_process_app, scenario, scenario_parser
 
 WARMUP_REQUESTS = 20
 COLLECTED = re.compile(r"Collected : (\d+)")
@@ -40,22 +37,19 @@ TIMEOUT_SECONDS = 1800
 
 def serve(args: argparse.Namespace) -> None:
     """The child: the app in-process, ``--calls`` requests of one scenario."""
-    with tempfile.TemporaryDirectory(prefix="instructions-") as scratch:
-        environ = service_environ(args.database_url, args.redis_url, Path(scratch))
-        accounts = create_accounts(environ)
-        os.environ.clear()
-        os.environ.update(environ)
-        app = create_app()
-        calls = scenarios(app, accounts, bench_url(args.database_url), args.calls, args.seed)
-        call, client = calls[args.child], app.test_client(use_cookies=False)
+    with ExitStack() as stack:
+        app, accounts = in_process_app(stack, args.database_url, args.redis_url)
+        engine_url = bench_url(args.database_url)
+        call = scenario(args.child, app, accounts, engine_url, args.calls, args.seed)
+        client = app.test_client(use_cookies=False)
         for n in range(args.calls):
             answered(args.child, call(client, n))
 
 
-def instructions(args: argparse.Namespace, scenario: str, calls: int) -> int:
+def instructions(args: argparse.Namespace, name: str, calls: int) -> int:
     """Instructions callgrind counted for a child that makes ``calls`` requests."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, __file__, "--child", scenario, "--calls", str(calls)]
+    command += [sys.executable, __file__, "--child", name, "--calls", str(calls)]
     command += ["--seed", str(args.seed), "--database-url", args.database_url]
     command += ["--redis-url", args.redis_url]
     finished = subprocess.run(
@@ -68,7 +62,7 @@ def instructions(args: argparse.Namespace, scenario: str, calls: int) -> int:
     )
     counted = COLLECTED.search(finished.stderr)
     if finished.returncode != 0 or counted is None:
-        raise SystemExit(f"{scenario}: the counted run failed\n{finished.stderr[-2000:]}")
+        raise SystemExit(f"{name}: the counted run failed\n{finished.stderr[-2000:]}")
     return int(counted.group(1))
 
 
@@ -93,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate(args.database_url, people=args.people)
     print(f"| scenario | instructions per request (M), {args.requests} requests |")
     print("| --- | ---: |")
-    for scenario in args.scenario or SCENARIOS:
-        warm = instructions(args, scenario, WARMUP_REQUESTS)
-        loaded = instructions(args, scenario, WARMUP_REQUESTS + args.requests)
-        print(f"| {scenario} | {(loaded - warm) / args.requests / 1e6:.2f} |", flush=True)
+    for name in args.scenario or SCENARIOS:
+        warm = instructions(args, name, WARMUP_REQUESTS)
+        loaded = instructions(args, name, WARMUP_REQUESTS + args.requests)
+        print(f"| {name} | {(loaded - warm) / args.requests / 1e6:.2f} |", flush=True)
     return 0
 
 

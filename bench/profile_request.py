@@ -51,32 +51,57 @@ from skills_service.database import make_engine
 SCENARIOS = ("healthz", "me", "list", "search", "upsert", "dashboard")
 WARMUP_REQUESTS = 50
 Call = Callable[[FlaskClient, int], TestResponse]
+Lines = list[tuple[str, str, str, str]]
 
 
-def scenarios(
-    app: Flask, accounts: Accounts, engine_url: str, requests: int, seed: int
-) -> dict[str, Call]:
-    """Each scenario's n-th request; upserts replace a different proficiency each time."""
+def in_process_app(stack: ExitStack, database_url: str, redis_url: str) -> tuple[Flask, Accounts]:
+    """The app with the HTTP benchmark's production settings, and new accounts to call it."""
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="in-process-"))
+    environ = service_environ(database_url, redis_url, Path(scratch))
+    accounts = create_accounts(environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    return create_app(), accounts
+
+
+def scenario(
+    name: str, app: Flask, accounts: Accounts, engine_url: str, requests: int, seed: int
+) -> Call:
+    """The scenario's n-th request; upserts replace a different proficiency each time.
+
+    Only the named scenario is prepared: the dashboard's signs a viewer in (an argon2
+    hash), and search and upsert read their requests from the database.
+    """
     bearer = {"Authorization": f"Bearer {accounts.token}"}
-    engine = make_engine(engine_url)
-    with Session(engine) as session:
-        searches = [path for _, path, _, _ in search_requests(session, seed)]
-        upserts = upsert_requests(session, WARMUP_REQUESTS + requests)
-    engine.dispose()
+    if name == "healthz":
+        return lambda client, _n: client.get("/healthz")
+    if name == "me":
+        return lambda client, _n: client.get("/api/v1/me", headers=bearer)
+    if name == "list":
+        return lambda client, _n: client.get("/api/v1/skills?limit=50", headers=bearer)
+    if name == "dashboard":
+        return dashboard_callback(app, accounts)
+    if name == "search":
+        searches = [path for _, path, _, _ in read(engine_url, search_requests, seed)]
+        return lambda client, n: client.get(searches[n % len(searches)], headers=bearer)
+    upserts = read(engine_url, upsert_requests, WARMUP_REQUESTS + requests)
 
     def upsert(client: FlaskClient, n: int) -> TestResponse:
         _, path, etag, body = upserts[n]
         headers = {**bearer, "If-Match": etag, "Content-Type": "application/json"}
         return client.put(path, data=body, headers=headers)
 
-    return {
-        "healthz": lambda client, _n: client.get("/healthz"),
-        "me": lambda client, _n: client.get("/api/v1/me", headers=bearer),
-        "list": lambda client, _n: client.get("/api/v1/skills?limit=50", headers=bearer),
-        "search": lambda client, n: client.get(searches[n % len(searches)], headers=bearer),
-        "upsert": upsert,
-        "dashboard": dashboard_callback(app, accounts),
-    }
+    return upsert
+
+
+def read(engine_url: str, requests_from: Callable[[Session, int], Lines], arg: int) -> Lines:
+    """Requests the harness builds from the benchmark's data, read on a connection of its own."""
+    engine = make_engine(engine_url)
+    try:
+        with Session(engine) as session:
+            return requests_from(session, arg)
+    finally:
+        engine.dispose()
 
 
 def dashboard_callback(app: Flask, accounts: Accounts) -> Call:
@@ -145,21 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate(args.database_url, people=args.people)
     RESULTS_DIR.mkdir(exist_ok=True)
     with ExitStack() as stack:
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="profile-"))
-        environ = service_environ(args.database_url, args.redis_url, Path(scratch))
-        accounts = create_accounts(environ)
-        os.environ.clear()
-        os.environ.update(environ)
-        app = create_app()
+        app, accounts = in_process_app(stack, args.database_url, args.redis_url)
         log = stack.enter_context((RESULTS_DIR / "profile.log").open("w"))
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(log)
-        calls = scenarios(app, accounts, bench_url(args.database_url), args.requests, args.seed)
         client = app.test_client(use_cookies=False)
         for name in args.scenario or SCENARIOS:
+            call = scenario(
+                name, app, accounts, bench_url(args.database_url), args.requests, args.seed
+            )
             print(f"## {name}: {args.requests} requests\n")
-            print(profile(name, calls[name], client, args.requests, show_all=args.show_all))
+            print(profile(name, call, client, args.requests, show_all=args.show_all))
     return 0
 
 
