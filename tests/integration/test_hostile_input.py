@@ -139,3 +139,50 @@ def test_a_nul_character_is_refused_before_it_reaches_the_database(
     assert created.json["errors"]["description"] == ["Must not contain NUL characters."]
     browser = signed_in(app, admin)
     assert browser.get("/people?q=a%00b").status_code == 400
+
+
+UNICODE_DIGITS = {"superscript": "\u00b2", "arabic-indic": "\u0663", "fullwidth": "\uff13"}
+
+
+@pytest.mark.parametrize("digit", UNICODE_DIGITS.values(), ids=UNICODE_DIGITS.keys())
+def test_digits_of_other_scripts_are_refused_wherever_a_number_is_read(
+    app: Flask, client: FlaskClient, admin: Actor, digit: str
+) -> None:
+    """``str.isdigit`` accepts them and ``int`` then raises (or reads them): found as 500s."""
+    created = client.post(
+        "/api/v1/skills", json={"name": "Rust", "category": "Languages"}, headers=admin.headers
+    )
+    skill_url = f"/api/v1/skills/{created.json['id']}"
+    for path in (
+        f"/api/v1/people?skill=Rust:{digit}",
+        f"/api/v1/people?skill={digit}",
+        f"/api/v1/skills?page={digit}",
+        f"/api/v1/skills?limit={digit}",
+    ):
+        assert clean(client.get(path, headers=admin.headers)) in (400, 422), path
+    renamed = client.patch(
+        skill_url,
+        json={"description": "x"},
+        headers={**admin.headers, "If-Match": f'"{digit}"'},
+    )
+    assert clean(renamed) == 412
+    imported = client.post(
+        "/api/v1/import",
+        data=f"email,name,role,skill,level\r\nada@example.org,Ada,member,Rust,{digit}\r\n",
+        headers={**admin.headers, "Content-Type": "text/csv"},
+    )
+    assert clean(imported) == 422
+    assert imported.json["line_errors"][0]["column"] == "level"
+    browser = signed_in(app, admin)
+    for page in (f"/skills?page={digit}", f"/admin/audit?actor={digit}"):
+        assert clean(browser.get(page)) == 400, page
+    assert "Bad skill condition" in page_text(browser, f"/people?skill=Rust&level={digit}", 422)
+
+
+def test_a_five_thousand_digit_number_is_refused_not_converted(
+    app: Flask, client: FlaskClient, admin: Actor
+) -> None:
+    huge = "9" * 5000
+    for path in (f"/api/v1/people?skill=x:{huge}", f"/api/v1/skills?page={huge}"):
+        assert clean(client.get(path, headers=admin.headers)) in (400, 414, 422), path
+    assert clean(signed_in(app, admin).get(f"/skills?page={huge}")) in (400, 414)

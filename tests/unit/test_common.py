@@ -7,15 +7,50 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skills_service.errors import InvalidInput, PreconditionFailed, PreconditionRequired
-from skills_service.services.common import Page, check_version, clean_text, name_key, parse_etag
+from skills_service.services.common import (
+    MAX_ID,
+    Page,
+    ascii_int,
+    check_version,
+    clean_text,
+    name_key,
+    parse_etag,
+)
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [('"3"', 3), ('W/"3"', 3), ("3", 3), (None, None), ('"abc"', -1), ('"' + "9" * 30 + '"', -1)],
+    [
+        ('"3"', 3),
+        ('W/"3"', 3),
+        ("3", 3),
+        (None, None),
+        ('"abc"', -1),
+        ('"' + "9" * 30 + '"', -1),
+        ('"\u0663"', -1),
+        ('"\uff13"', -1),
+        ('"\u00b2"', -1),
+    ],
 )
 def test_parse_etag(raw: str | None, expected: int | None) -> None:
     assert parse_etag(raw) == expected
+
+
+NOT_ASCII_NUMBERS = ["\u00b2", "\u0663", "\uff13", "\u09e9", "", "-1", "+1", " 1", "1.0", "9" * 99]
+
+
+@pytest.mark.parametrize("text", NOT_ASCII_NUMBERS)
+def test_ascii_int_refuses_everything_but_ascii_digits_in_range(text: str) -> None:
+    assert ascii_int(text) is None
+
+
+@given(st.text(max_size=30))
+def test_ascii_int_agrees_with_int_on_ascii_digits_and_refuses_the_rest(text: str) -> None:
+    number = ascii_int(text, maximum=MAX_ID)
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        assert number == int(text)
+    else:
+        assert number is None
 
 
 def test_check_version_requires_and_compares() -> None:

@@ -58,6 +58,20 @@ def page_rows(
     return rows, session.scalar(counted) or 0
 
 
+def ascii_int(text: str, *, maximum: int = MAX_ID) -> int | None:
+    """``text`` as a whole number from 0 to ``maximum``, or None unless it is ASCII digits.
+
+    The one parser of integers from clients. ``str.isdigit`` and ``int`` accept other
+    scripts' digits (Arabic-Indic, fullwidth) and ``isdigit`` superscripts ("²", which ``int`` then
+    refuses); the length is bounded before converting, so a 5,000-digit string costs
+    nothing and never reaches ``int``'s own digit limit.
+    """
+    if not text or len(text) > len(str(maximum)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
 def clean_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:
     """Normalise a one-line human label: NFC, trimmed, inner runs of space collapsed.
 
@@ -90,8 +104,8 @@ def parse_etag(value: str | None) -> int | None:
     tag = value.strip()
     if tag.startswith("W/"):
         tag = tag[2:]
-    tag = tag.strip('"')
-    return int(tag) if tag.isdigit() and len(tag) < 19 else -1
+    version = ascii_int(tag.strip('"'), maximum=2**63 - 1)
+    return -1 if version is None else version
 
 
 def etag_for(version: int) -> str:

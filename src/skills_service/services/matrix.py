@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import DomainError, ImportRejected, InvalidInput, LineError
 from skills_service.models import Person, Proficiency, Skill, SkillAlias
 from skills_service.services import people, proficiencies
-from skills_service.services.common import clean_text, name_key
+from skills_service.services.common import ascii_int, clean_text, name_key
 from skills_service.services.proficiencies import ProficiencyInput
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -289,8 +289,8 @@ def _person_line(
 def _proficiency(
     line_number: int, cell: dict[str, str], errors: list[LineError], column: str = "level"
 ) -> ProficiencyInput | None:
-    level_text = cell["level"]
-    if not level_text.isdigit() or not 1 <= int(level_text) <= 5:
+    level = ascii_int(cell["level"], maximum=5)
+    if level is None or level < 1:
         errors.append(LineError(line_number, column, "Level must be a whole number from 1 to 5."))
         return None
     interested = _boolean(cell.get("interested", ""))
@@ -308,9 +308,7 @@ def _proficiency(
         except ValueError:
             errors.append(LineError(line_number, "expires_on", "Use a date like 2027-03-31."))
             return None
-    return ProficiencyInput(
-        level=int(level_text), interested=interested, note=note, expires_on=expires_on
-    )
+    return ProficiencyInput(level=level, interested=interested, note=note, expires_on=expires_on)
 
 
 def _boolean(text: str) -> bool | None:

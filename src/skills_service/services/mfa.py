@@ -60,7 +60,7 @@ def begin_enrolment(*, person: Person, secret: str | None = None) -> Enrolment:
 def _matching_step(secret: str, code: str, now: float) -> int | None:
     """The time step ``code`` is valid for, within the drift window, or None."""
     digits = code.strip().replace(" ", "")
-    if not (digits.isdigit() and len(digits) == 6):
+    if not (len(digits) == 6 and digits.isascii() and digits.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int(now // totp.interval)

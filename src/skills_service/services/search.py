@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput
 from skills_service.models import Person, Proficiency
-from skills_service.services.common import Page, name_key, page_rows
+from skills_service.services.common import Page, ascii_int, name_key, page_rows
 from skills_service.services.skills import skill_ids_named
 
 MAX_CONDITIONS = 10
@@ -40,14 +40,15 @@ def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillConditio
         name, separator, level_text = term.rpartition(":")
         if not separator:
             name, level_text = term, "1"
-        if not level_text.isdigit() or not 1 <= int(level_text) <= 5:
+        level = ascii_int(level_text, maximum=5)
+        if level is None or level < 1:
             raise InvalidInput(
                 f"Bad skill condition {term!r}.",
                 {"skill": ["Use NAME_OR_ID:LEVEL with a level from 1 to 5."]},
             )
         if not name.strip():
             raise InvalidInput(f"Bad skill condition {term!r}.", {"skill": ["Name a skill."]})
-        terms.append((term, name, int(level_text)))
+        terms.append((term, name, level))
     skill_ids = skill_ids_named(session, [name for _, name, _ in terms])
     conditions: dict[int, SkillCondition] = {}
     for term, name, level in terms:

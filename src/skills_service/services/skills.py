@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Proficiency, ProficiencyChange, Skill, SkillAlias, TeamTarget
 from skills_service.services.common import (
-    MAX_ID,
     NUL_MESSAGE,
     Page,
+    ascii_int,
     check_version,
     clean_text,
     name_key,
@@ -37,8 +37,9 @@ def skill_ids_named(session: Session, names_or_ids: Sequence[str]) -> dict[str, 
 
     Names that match no skill are left out of the answer.
     """
-    ids = {term: int(term) for term in names_or_ids if term.isdigit() and 1 <= int(term) <= MAX_ID}
-    keys = {term: name_key(term.strip()) for term in names_or_ids if not term.isdigit()}
+    numbers = {term: ascii_int(term) for term in names_or_ids}
+    ids = {term: number for term, number in numbers.items() if number}
+    keys = {term: name_key(term.strip()) for term, number in numbers.items() if number is None}
     wanted = [Skill.id.in_(set(ids.values())), Skill.name_key.in_(set(keys.values()))]
     rows = session.execute(select(Skill.id, Skill.name_key).where(or_(*wanted))).all()
     known_ids = {skill_id for skill_id, _ in rows}

@@ -27,7 +27,7 @@ from skills_service.services import (
     teams,
     tokens,
 )
-from skills_service.services.common import etag_for
+from skills_service.services.common import ascii_int, etag_for
 from skills_service.web.forms import (
     ConfirmForm,
     ImportForm,
@@ -300,10 +300,11 @@ def revoke_token(token_id: int) -> Answer:
 @blueprint.get("/audit")
 def audit_page() -> str:
     actor = text_arg("actor", max_length=12)
-    if actor is not None and not actor.isdigit():
+    actor_id = ascii_int(actor) if actor else None
+    if actor is not None and not actor_id:
         abort(400, "actor must be a person's number.")
     filters = audit.EventFilter(
-        actor_id=int(actor) if actor else None,
+        actor_id=actor_id,
         action=text_arg("action", max_length=64),
         target_type=text_arg("target_type", max_length=32),
         target_id=text_arg("target_id", max_length=64),

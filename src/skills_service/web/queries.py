@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from flask import abort, request
 
+from skills_service.services.common import ascii_int
+
 MAX_PAGE = 10_000
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    number = ascii_int(request.args.get("page", "1"), maximum=MAX_PAGE)
+    if number is None or number < 1:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
+    return number
 
 
 def text_arg(name: str, max_length: int = 128) -> str | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from skills_service.api.schemas.common import ID_RANGE, PageArgs, StrictSchema
+from skills_service.api.schemas.common import ID_RANGE, PageArgs, QueryInt, StrictSchema
 
 
 class AuditQueryArgs(PageArgs):
-    actor_id = fields.Int(load_default=None, validate=ID_RANGE)
+    actor_id = QueryInt(load_default=None, validate=ID_RANGE)
     action = fields.Str(
         load_default=None,
         validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]*)?$", error="Not an action name."),

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, NUL_MESSAGE
+from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, NUL_MESSAGE, ascii_int
 
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
@@ -39,9 +39,20 @@ class StrictSchema(Schema):
         return data
 
 
+class QueryInt(fields.Integer):
+    """A whole number from a query string: ASCII digits only, through the one integer parser
+    (``fields.Int`` would read fullwidth or Arabic-Indic digits through ``int``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        number = ascii_int(value) if isinstance(value, str) else None
+        if number is None:
+            raise self.make_error("invalid", input=value)
+        return number
+
+
 class PageArgs(StrictSchema):
-    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = QueryInt(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    limit = QueryInt(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class SearchPageArgs(PageArgs):
