@@ -33,7 +33,7 @@ from skills_service.settings import Settings
 POSTGRES_URL = os.environ.get("SKILLS_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SKILLS_TEST_REDIS_URL")
 IN_CI = os.environ.get("CI") == "true"
-TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-the-guard"
+TEST_SECRET_KEY = "xX2kJrw97crG2HndS9tUJdg9LTzw6C2K04D0xUAFm_w"
 PASSWORD = "a perfectly long test password"
 
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]

@@ -8,11 +8,13 @@ environment.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -25,10 +27,15 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from zxcvbn import zxcvbn
 
 PREFIX = "SKILLS_"
 SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "oidc_client_secret", "metrics_token")
 MIN_SECRET_KEY_BYTES = 32
+MIN_SECRET_KEY_BITS = 128
+"""Guessing work a secret key must need, as zxcvbn estimates it: ``secrets.token_urlsafe(32)``
+and ``openssl rand -base64 32`` give about 140 bits; repeats, sequences, keyboard walks and
+sentences of common words far less, whatever their length."""
 PLACEHOLDER_SECRETS = frozenset(
     {
         "changeme",
@@ -242,6 +249,16 @@ class Settings(BaseModel):
             return [
                 Finding(severity, name, f"secret key is shorter than {MIN_SECRET_KEY_BYTES} bytes")
             ]
+        if _guessing_bits(key) < MIN_SECRET_KEY_BITS:
+            severity = Severity.ERROR if self.is_production else Severity.WARNING
+            return [
+                Finding(
+                    severity,
+                    name,
+                    "secret key is too guessable (repeats, sequences or words): "
+                    "use the output of `openssl rand -base64 32`",
+                )
+            ]
         return [Finding(Severity.OK, name, "secret key is set")]
 
     def errors(self) -> list[Finding]:
@@ -279,6 +296,16 @@ def _values_from_environ(environ: Mapping[str, str]) -> dict[str, object]:
             unrecognised.append(key)
     values["unrecognised"] = tuple(sorted(unrecognised))
     return values
+
+
+@lru_cache(maxsize=8)
+def _guessing_bits(key: str) -> float:
+    """zxcvbn's estimate of the guesses needed to find ``key``, in bits.
+
+    zxcvbn is quadratic in length, so it reads the first 100 characters: enough for any
+    strong key to score far above the minimum. Cached, as every app factory call checks.
+    """
+    return float(zxcvbn(key[:100])["guesses_log10"]) * math.log2(10)
 
 
 def _read_secret_file(key: str, path: str) -> str:

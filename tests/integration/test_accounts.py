@@ -243,7 +243,7 @@ def test_after_a_secret_key_rotation_recovery_codes_still_sign_in(
     enrolling = app.test_client()
     sign_in(enrolling, person.email, PASSWORD)
     totp, codes = enrol(enrolling)
-    rotated = make_app(changed(settings, secret_key="another-secret-key-long-enough-for-the-guard"))
+    rotated = make_app(changed(settings, secret_key="JnRFY13SJHBY__5NU9rD8l3FAFo9LzmulSYE_TsuZjo"))
     client = rotated.test_client()
     sign_in(client, person.email, PASSWORD)
     assert second_factor(client, next_step_code(totp)).status_code == 401

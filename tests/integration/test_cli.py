@@ -26,7 +26,7 @@ from tests.integration.responses import data
 
 GOOD_PASSWORD = "correct horse battery staple"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "skills-service"
-LONG_KEY = "k" * 16 + "0123456789abcdef0123456789abcdef"
+LONG_KEY = "chyt2wOMBGduOeLPh-nfXTRODSRSXHG1uhUjvZ7KKOU"
 POSTGRES = "postgresql+psycopg://skills@db.invalid:5432/skills"
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from skills_service.settings import ConfigError, Settings, Severity
 
-GOOD_KEY = "k" * 16 + "-a-long-enough-key-for-production"
+GOOD_KEY = "DyS3700YegnHMTEnx5IVMBrsGtD4Agj7dtygD1E4GY4"
 PRODUCTION = {
     "SKILLS_ENV": "production",
     "SKILLS_SECRET_KEY": GOOD_KEY,
@@ -42,6 +46,44 @@ def test_production_refuses_an_unsafe_setting(changes: dict[str, str | None], se
     assert setting in errors_of(environ)
     with pytest.raises(ConfigError, match=setting):
         Settings.from_environ(environ).guard()
+
+
+GUESSABLE_KEYS = {
+    "one-letter": "a" * 32,
+    "zeros": "0" * 32,
+    "repeated-word": "changeme" * 5,
+    "hex-sequence": "0123456789abcdef" * 2,
+    "alphabet": "abcdefghijklmnopqrstuvwxyz012345",
+    "keyboard-walk": "qwertyuiopasdfghjklzxcvbnm123456",
+    "sentence": "correct horse battery staple and more words",
+}
+
+
+@pytest.mark.parametrize("key", GUESSABLE_KEYS.values(), ids=GUESSABLE_KEYS.keys())
+def test_production_refuses_a_long_but_guessable_secret_key(key: str) -> None:
+    with pytest.raises(ConfigError, match="SKILLS_SECRET_KEY: secret key is too guessable"):
+        Settings.from_environ({**PRODUCTION, "SKILLS_SECRET_KEY": key}).guard()
+
+
+def test_development_warns_about_a_guessable_secret_key() -> None:
+    settings = Settings.from_environ({"SKILLS_SECRET_KEY": "a" * 32})
+    assert settings.errors() == []
+    assert any("too guessable" in finding.message for finding in settings.findings())
+
+
+RANDOM_KEYS = {
+    "token_urlsafe(32)": lambda: secrets.token_urlsafe(32),
+    "openssl rand -base64 32": lambda: base64.b64encode(os.urandom(32)).decode(),
+    "openssl rand -hex 32": lambda: secrets.token_hex(32),
+    "token_urlsafe(48), as make run writes": lambda: secrets.token_urlsafe(48),
+}
+
+
+@pytest.mark.parametrize("generate", RANDOM_KEYS.values(), ids=RANDOM_KEYS.keys())
+def test_production_accepts_keys_from_the_usual_generators(generate: Callable[[], str]) -> None:
+    for _ in range(50):
+        key = generate()
+        assert errors_of({**PRODUCTION, "SKILLS_SECRET_KEY": key}) == [], key
 
 
 def test_sqlite_in_production_is_allowed_when_explicit() -> None:
