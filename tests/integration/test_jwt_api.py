@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from joserfc.jwk import RSAKey
+from sqlalchemy import func, select
 
+from skills_service.extensions import db
+from skills_service.models import Person
+from skills_service.services import people
 from skills_service.settings import Settings
-from tests.conftest import MakeActor, MakeApp, changed
+from tests.conftest import Actor, MakeActor, MakeApp, changed
+from tests.integration.browser import signed_in
+from tests.integration.test_oidc_login import role_changes
 from tests.unit.test_jwt_bearer import (  # noqa: F401 - fixtures used by name
     AUDIENCE,
     FakeProvider,
@@ -17,6 +25,8 @@ from tests.unit.test_jwt_bearer import (  # noqa: F401 - fixtures used by name
     rsa_key,
     sign,
 )
+
+BEARER_REJECTION = "The access token is invalid, expired or revoked."
 
 
 @pytest.fixture
@@ -35,33 +45,122 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_a_verified_access_token_provisions_and_identifies_a_person(
-    jwt_app: Flask, provider: FakeProvider, rsa_key: RSAKey
+MakeBound = Callable[[str, str], Actor]
+TokenFor = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def make_bound(jwt_app: Flask, provider: FakeProvider, make_actor: MakeActor) -> MakeBound:
+    """A person with ``role`` whose account is bound to ``subject``, as SSO leaves it."""
+
+    def make(role: str, subject: str) -> Actor:
+        actor = make_actor(role)
+        with jwt_app.app_context():
+            session = db.session
+            with session.begin():
+                person = people.get_person(session, actor.person_id)
+                person.oidc_issuer, person.oidc_subject = provider.issuer, subject
+        return actor
+
+    return make
+
+
+@pytest.fixture
+def token_for(provider: FakeProvider, rsa_key: RSAKey) -> TokenFor:
+    """Bearer headers with a valid access token for ``subject`` and these claims."""
+
+    def headers(subject: str, **claims: object) -> dict[str, str]:
+        return bearer(sign(rsa_key, claims_for(provider, sub=subject, **claims), "RS256"))
+
+    return headers
+
+
+def person_count(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(Person)) or 0)
+
+
+def test_an_access_token_identifies_the_person_bound_to_its_issuer_and_subject(
+    jwt_app: Flask, make_bound: MakeBound, token_for: TokenFor
 ) -> None:
-    token = sign(
-        rsa_key,
-        claims_for(provider, email="jit@example.org", email_verified=True, name="Just In Time"),
-        "RS256",
-    )
-    me = jwt_app.test_client().get("/api/v1/me", headers=bearer(token))
+    """The token's email plays no part once the identity is bound."""
+    local = make_bound("member", "ada")
+    headers = token_for("ada", email="someone-else@example.org", email_verified=True)
+    me = jwt_app.test_client().get("/api/v1/me", headers=headers)
     assert me.status_code == 200
-    assert me.json["email"] == "jit@example.org"
-    assert me.json["role"] == "member"
+    assert me.json["id"] == local.person_id
+    assert me.json["email"] == local.email
     assert me.json["scopes"] == ["read"]
 
 
-def test_writes_need_the_write_scope_in_the_token(
-    jwt_app: Flask, provider: FakeProvider, rsa_key: RSAKey
+def test_an_access_token_for_an_unknown_identity_is_401_and_provisions_nobody(
+    jwt_app: Flask, token_for: TokenFor
 ) -> None:
-    claims = claims_for(
-        provider, email="admin@example.org", email_verified=True, groups=["skills-admins"]
+    before = person_count(jwt_app)
+    headers = token_for("newcomer", email="jit@example.org", email_verified=True)
+    response = jwt_app.test_client().get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert person_count(jwt_app) == before
+
+
+@pytest.mark.parametrize("bound_to", [None, "the-admin"])
+def test_an_access_token_never_links_itself_to_a_local_account_by_email(
+    jwt_app: Flask,
+    make_actor: MakeActor,
+    make_bound: MakeBound,
+    token_for: TokenFor,
+    bound_to: str | None,
+) -> None:
+    """The reported attack: a JWT with a local admin's email read the audit trail."""
+    local = make_bound("admin", bound_to) if bound_to else make_actor("admin")
+    headers = token_for(
+        "intruder", email=local.email, email_verified=True, groups=["skills-admins"]
     )
+    response = jwt_app.test_client().get("/api/v1/audit", headers=headers)
+    assert response.status_code == 401
+    assert response.json["detail"] == BEARER_REJECTION
+    with jwt_app.app_context():
+        assert people.get_person(db.session, local.person_id).oidc_subject == bound_to
+
+
+def test_writes_need_the_write_scope_in_the_token(
+    jwt_app: Flask, make_bound: MakeBound, token_for: TokenFor
+) -> None:
+    make_bound("admin", "writer")
     client = jwt_app.test_client()
-    read_only = sign(rsa_key, claims, "RS256")
+    read_only = token_for("writer", groups=["skills-admins"])
     body = {"name": "Go", "category": "Languages"}
-    assert client.post("/api/v1/skills", json=body, headers=bearer(read_only)).status_code == 403
-    writer = sign(rsa_key, {**claims, "scope": "openid skills:write"}, "RS256")
-    assert client.post("/api/v1/skills", json=body, headers=bearer(writer)).status_code == 201
+    assert client.post("/api/v1/skills", json=body, headers=read_only).status_code == 403
+    writer = token_for("writer", groups=["skills-admins"], scope="openid skills:write")
+    assert client.post("/api/v1/skills", json=body, headers=writer).status_code == 201
+
+
+NO_MAPPED_GROUP = {"no groups": [], "an unmapped group": ["staff"], "no claim": None}
+
+
+@pytest.mark.parametrize("later", list(NO_MAPPED_GROUP))
+def test_a_role_the_provider_stops_granting_is_taken_away_by_the_next_token(
+    jwt_app: Flask, make_bound: MakeBound, token_for: TokenFor, later: str
+) -> None:
+    local = make_bound("member", "hedy")
+    client = jwt_app.test_client()
+    granting = token_for("hedy", groups=["skills-admins"])
+    assert client.get("/api/v1/audit", headers=granting).status_code == 200
+    withdrawn = token_for("hedy", groups=NO_MAPPED_GROUP[later])
+    assert client.get("/api/v1/me", headers=withdrawn).json["role"] == "member"
+    assert client.get("/api/v1/audit", headers=withdrawn).status_code == 403
+    assert role_changes(jwt_app, local.person_id) == [("member", "admin"), ("admin", "member")]
+
+
+def test_a_role_change_by_a_token_ends_the_persons_browser_sessions(
+    jwt_app: Flask, make_bound: MakeBound, token_for: TokenFor
+) -> None:
+    browser = signed_in(jwt_app, make_bound("admin", "ida"))
+    assert browser.get("/api/v1/audit").status_code == 200
+    demoting = token_for("ida", groups=[])
+    assert jwt_app.test_client().get("/api/v1/me", headers=demoting).json["role"] == "member"
+    assert browser.get("/api/v1/audit").status_code == 401
 
 
 def test_an_unverified_email_does_not_take_over_a_local_account(

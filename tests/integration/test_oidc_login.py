@@ -10,13 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from skills_service.extensions import db
+from skills_service.models import AuditEvent
+from skills_service.services import people
 from skills_service.settings import Settings
-from tests.conftest import MakeActor, MakeApp, changed
+from tests.conftest import Actor, MakeActor, MakeApp, changed
+from tests.integration.browser import signed_in
+from tests.integration.test_accounts import enrol, next_step_code, second_factor
 
 START_TIMEOUT = 20.0
 
@@ -86,6 +93,36 @@ def sso_round_trip(client: FlaskClient, subject: str) -> Any:
     return client.get(f"{back.path}?{back.query}")
 
 
+def signed_in_person_id(client: FlaskClient) -> int | None:
+    me = client.get("/api/v1/me")
+    return int(me.json["id"]) if me.status_code == 200 else None
+
+
+def binding_of(app: Flask, person_id: int) -> tuple[str | None, str | None]:
+    """The (issuer, subject) the person's account is bound to."""
+    with app.app_context():
+        person = people.get_person(db.session, person_id)
+        return person.oidc_issuer, person.oidc_subject
+
+
+def role_changes(app: Flask, person_id: int) -> list[tuple[str, str]]:
+    """(before, after) of each role the identity provider set, oldest first."""
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "person.role_mapped")
+            .where(AuditEvent.target_id == str(person_id))
+            .order_by(AuditEvent.seq)
+        )
+        return [(event.before["role"], event.after["role"]) for event in events]
+
+
+def enrol_second_factor(app: Flask, actor: Actor) -> pyotp.TOTP:
+    """The local account turns TOTP on in its own browser session."""
+    totp, _ = enrol(signed_in(app, actor))
+    return totp
+
+
 def test_first_sso_login_provisions_a_person_just_in_time(sso_app: Flask, provider: str) -> None:
     register_user(
         provider, "ada", email="ada@example.org", email_verified=True, name="Ada Lovelace"
@@ -112,6 +149,48 @@ def test_roles_are_mapped_from_the_configured_claim(sso_app: Flask, provider: st
     assert "admin" in client.get("/account").get_data(as_text=True)
 
 
+NO_MAPPED_GROUP = {"no groups": [], "an unmapped group": ["staff"], "no claim": None}
+
+
+@pytest.mark.parametrize("later", list(NO_MAPPED_GROUP))
+def test_a_role_the_provider_stops_granting_is_taken_away_at_sign_in(
+    sso_app: Flask, provider: str, later: str
+) -> None:
+    register_user(provider, "hedy", email="hedy@example.org", email_verified=True, groups=["staff"])
+    sso_round_trip(sso_app.test_client(), "hedy")
+    register_user(
+        provider, "hedy", email="hedy@example.org", email_verified=True, groups=["skills-admins"]
+    )
+    promoted = sso_app.test_client()
+    sso_round_trip(promoted, "hedy")
+    assert promoted.get("/api/v1/me").json["role"] == "admin"
+    groups = NO_MAPPED_GROUP[later]
+    claims = {"groups": groups} if groups is not None else {}
+    register_user(provider, "hedy", email="hedy@example.org", email_verified=True, **claims)
+    demoted = sso_app.test_client()
+    sso_round_trip(demoted, "hedy")
+    me = demoted.get("/api/v1/me").json
+    assert me["role"] == "member"
+    assert demoted.get("/api/v1/audit").status_code == 403
+    assert role_changes(sso_app, me["id"]) == [("member", "admin"), ("admin", "member")]
+
+
+def test_a_role_change_at_sign_in_ends_the_persons_other_sessions(
+    sso_app: Flask, provider: str
+) -> None:
+    register_user(
+        provider, "ida", email="ida@example.org", email_verified=True, groups=["skills-admins"]
+    )
+    earlier = sso_app.test_client()
+    sso_round_trip(earlier, "ida")
+    assert earlier.get("/api/v1/audit").status_code == 200
+    register_user(provider, "ida", email="ida@example.org", email_verified=True, groups=[])
+    later = sso_app.test_client()
+    sso_round_trip(later, "ida")
+    assert earlier.get("/api/v1/audit").status_code == 401
+    assert later.get("/api/v1/me").status_code == 200
+
+
 def test_an_existing_account_is_linked_only_by_a_verified_email(
     sso_app: Flask, provider: str, make_actor: MakeActor
 ) -> None:
@@ -121,10 +200,135 @@ def test_an_existing_account_is_linked_only_by_a_verified_email(
     refused = sso_round_trip(client, "mallory")
     assert refused.status_code in (302, 401)
     assert client.get("/account").status_code == 302
+    assert binding_of(sso_app, local.person_id) == (None, None)
     register_user(provider, "owner", email=local.email, email_verified=True)
     client = sso_app.test_client()
     sso_round_trip(client, "owner")
     assert local.email in client.get("/account").get_data(as_text=True)
+    assert binding_of(sso_app, local.person_id) == (provider, "owner")
+
+
+def look_alikes(email: str) -> dict[str, str]:
+    """Spellings that fold to ``email`` (or look like it) without being it."""
+    local, domain = email.split("@")
+    return {
+        "full-width": "".join(chr(ord(char) + 0xFEE0) for char in local) + "@" + domain,
+        "upper-case local part": local.capitalize() + "@" + domain,
+        "Cyrillic a in the domain": local + "@" + domain.replace("a", "\u0430", 1),
+        "composing combining mark": local[0] + "\u0301" + local[1:] + "@" + domain,
+        "non-composing combining mark": local + "\u0338@" + domain,
+        "trailing dot": email + ".",
+        "surrounding space": f" {email} ",
+        "zero-width space": local + "\u200b@" + domain,
+    }
+
+
+LOOK_ALIKE_KINDS = list(look_alikes("member1@example.org"))
+
+
+@pytest.mark.parametrize("kind", LOOK_ALIKE_KINDS)
+def test_a_look_alike_address_never_reaches_a_local_account(
+    sso_app: Flask, provider: str, make_actor: MakeActor, kind: str
+) -> None:
+    """Nothing is folded: the account has no second factor, so a link would sign in."""
+    local = make_actor("admin")
+    register_user(provider, "look-alike", email=look_alikes(local.email)[kind], email_verified=True)
+    client = sso_app.test_client()
+    sso_round_trip(client, "look-alike")
+    assert signed_in_person_id(client) != local.person_id
+    assert binding_of(sso_app, local.person_id) == (None, None)
+    assert client.get("/api/v1/audit").status_code in (401, 403)
+
+
+def test_a_full_width_address_never_skips_a_local_second_factor(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    """The reported attack: a full-width spelling of mgr@… signed in as mgr@…, who has
+    TOTP, without a code."""
+    local = make_actor("manager")
+    enrol_second_factor(sso_app, local)
+    register_user(
+        provider, "full-width", email=look_alikes(local.email)["full-width"], email_verified=True
+    )
+    client = sso_app.test_client()
+    sso_round_trip(client, "full-width")
+    assert signed_in_person_id(client) is None
+    assert client.get("/login/mfa").status_code == 302
+    assert binding_of(sso_app, local.person_id) == (None, None)
+
+
+@pytest.mark.parametrize("domain_case", ["as stored", "upper-case domain"])
+def test_an_exact_verified_address_links_only_once_the_local_second_factor_passes(
+    sso_app: Flask, provider: str, make_actor: MakeActor, domain_case: str
+) -> None:
+    local = make_actor("member")
+    totp = enrol_second_factor(sso_app, local)
+    user, domain = local.email.split("@")
+    email = local.email if domain_case == "as stored" else f"{user}@{domain.upper()}"
+    register_user(provider, "owner", email=email, email_verified=True)
+    client = sso_app.test_client()
+    asked = sso_round_trip(client, "owner")
+    assert asked.status_code == 302
+    assert asked.headers["Location"] == "/login/mfa"
+    assert signed_in_person_id(client) is None
+    assert binding_of(sso_app, local.person_id) == (None, None)
+    assert second_factor(client, next_step_code(totp)).status_code == 302
+    assert signed_in_person_id(client) == local.person_id
+    assert binding_of(sso_app, local.person_id) == (provider, "owner")
+
+
+def test_an_abandoned_second_factor_links_nothing(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    local = make_actor("member")
+    enrol_second_factor(sso_app, local)
+    register_user(provider, "owner", email=local.email, email_verified=True)
+    client = sso_app.test_client()
+    sso_round_trip(client, "owner")
+    assert second_factor(client, "000000").status_code == 401
+    assert signed_in_person_id(client) is None
+    assert binding_of(sso_app, local.person_id) == (None, None)
+
+
+def test_a_bound_identity_still_asks_for_the_local_second_factor(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    local = make_actor("member")
+    totp = enrol_second_factor(sso_app, local)
+    register_user(provider, "owner", email=local.email, email_verified=True)
+    first = sso_app.test_client()
+    sso_round_trip(first, "owner")
+    assert second_factor(first, next_step_code(totp)).status_code == 302
+    again = sso_app.test_client()
+    assert sso_round_trip(again, "owner").headers["Location"] == "/login/mfa"
+    assert signed_in_person_id(again) is None
+
+
+def test_the_bound_subject_wins_when_the_provider_changes_the_email(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    bound, other = make_actor("member"), make_actor("admin")
+    register_user(provider, "mover", email=bound.email, email_verified=True)
+    sso_round_trip(sso_app.test_client(), "mover")
+    register_user(provider, "mover", email=other.email, email_verified=True)
+    client = sso_app.test_client()
+    sso_round_trip(client, "mover")
+    assert signed_in_person_id(client) == bound.person_id
+    assert binding_of(sso_app, other.person_id) == (None, None)
+
+
+def test_another_subject_with_the_same_email_never_takes_over_a_bound_account(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    local = make_actor("admin")
+    register_user(provider, "owner", email=local.email, email_verified=True)
+    sso_round_trip(sso_app.test_client(), "owner")
+    register_user(provider, "intruder", email=local.email, email_verified=True)
+    client = sso_app.test_client()
+    refused = sso_round_trip(client, "intruder")
+    assert refused.status_code in (302, 401)
+    assert signed_in_person_id(client) is None
+    assert binding_of(sso_app, local.person_id) == (provider, "owner")
 
 
 def test_a_forged_state_is_refused(sso_app: Flask, provider: str) -> None:

@@ -26,11 +26,11 @@ from joserfc.jwk import ECKey, RSAKey
 from skills_service.auth.jwt_bearer import (
     REJECTION_DETAIL,
     JwksCache,
-    identity_from_claims,
     require_fetchable_url,
     verify_access_token,
 )
 from skills_service.errors import InvalidCredentials
+from skills_service.services.identities import identity_from_claims
 
 AUDIENCE = "skills-api"
 MIN_REFRESH = 60.0

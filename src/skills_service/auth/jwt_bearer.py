@@ -26,7 +26,6 @@ from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
 
 from skills_service.errors import InvalidCredentials
-from skills_service.services.accounts import ExternalIdentity, claim_values
 
 log = logging.getLogger(__name__)
 
@@ -301,24 +300,3 @@ def verify_access_token(
     except _Rejected as exc:
         log.info("access token rejected", extra={"reason": exc.reason})
         raise InvalidCredentials(REJECTION_DETAIL) from None
-
-
-def identity_from_claims(claims: Mapping[str, Any], *, role_claim: str) -> ExternalIdentity:
-    """What verified claims vouch for; only ``email_verified: true`` counts as verified."""
-    email = claims.get("email")
-    name = next(
-        (
-            value
-            for value in (claims.get("name"), claims.get("preferred_username"))
-            if isinstance(value, str) and value.strip()
-        ),
-        None,
-    )
-    return ExternalIdentity(
-        issuer=str(claims["iss"]),
-        subject=str(claims["sub"]),
-        email=email if isinstance(email, str) and email else None,
-        email_verified=claims.get("email_verified") is True,
-        name=name,
-        claim_values=claim_values(claims.get(role_claim)),
-    )

@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 from skills_service.auth import sessions
 from skills_service.database import database_sessions
 from skills_service.errors import Forbidden
+from skills_service.extensions import db
 from skills_service.models import Person
 from skills_service.policy import Role
-from skills_service.services import audit
+from skills_service.services import audit, identities
 
 PENDING_MFA = "pending_mfa"
 PENDING_MFA_SECONDS = 300
@@ -39,13 +40,44 @@ def server_session() -> sessions.ServerSession:
     return web
 
 
-def after_first_factor(person: Person) -> Response:
-    """Password accepted: ask for the second factor, or finish."""
+def after_first_factor(
+    person: Person,
+    *,
+    method: str = "password",
+    identity_to_bind: identities.ExternalIdentity | None = None,
+) -> Response:
+    """First factor (password or single sign-on) accepted: ask for the second, or finish.
+
+    ``identity_to_bind`` is a single sign-on identity that is bound to the account
+    only once its local second factor has been passed.
+    """
     if person.mfa_enabled_at is not None:
         web = server_session()
-        web[PENDING_MFA] = {"person_id": person.id, "at": time.time()}
+        web[PENDING_MFA] = {
+            "person_id": person.id,
+            "at": time.time(),
+            "method": method,
+            "identity": identity_to_bind.as_dict() if identity_to_bind else None,
+        }
         return redirect(url_for("auth.login_mfa"))
-    return complete(person, method="password")
+    return complete(person, method=method)
+
+
+def after_second_factor(person: Person) -> Response:
+    """Second factor accepted: bind the pending single sign-on identity, if any, and finish."""
+    pending = server_session().get(PENDING_MFA) or {}
+    identity = pending.get("identity")
+    if identity is not None:
+        settings = current_app.config["SKILLS_SETTINGS"]
+        session = db.session
+        with session.begin():
+            person = identities.bind(
+                session,
+                person_id=person.id,
+                identity=identities.ExternalIdentity.from_dict(identity),
+                roles=identities.RoleMapping(settings.oidc_roles(), settings.oidc_default_role),
+            )
+    return complete(person, method=f"{pending.get('method', 'password')} and second factor")
 
 
 def pending_mfa_person_id() -> int | None:

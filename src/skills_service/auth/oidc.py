@@ -3,7 +3,9 @@
 Authlib keeps ``state``, ``nonce`` and the PKCE verifier in the (server-side)
 session, checks ``state`` on return, and verifies the ID token's signature against
 the issuer's JWKS along with ``iss``, ``aud``, ``exp`` and ``nonce``. This module
-only maps the verified claims to a person and finishes the sign-in.
+only maps the verified claims to a person (``services/identities.py``) and hands
+the sign-in to ``auth/login.py``, which asks for a local second factor when the
+account has one.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from werkzeug.wrappers import Response
 from skills_service.auth import login
 from skills_service.errors import Conflict, NotFound, Unauthenticated
 from skills_service.extensions import db
-from skills_service.services import accounts
+from skills_service.services import identities
 from skills_service.settings import Settings
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("oidc", __name__, url_prefix="/login/sso")
 EXTENSION_KEY = "skills_service.oidc"
 CLIENT_NAME = "sso"
+METHOD = "single sign-on"
 
 
 class SingleSignOnFailed(Unauthenticated):
@@ -54,27 +57,23 @@ def callback() -> Response:
         log.info("single sign-on refused", extra={"oauth_error": exc.error})
         raise SingleSignOnFailed("Single sign-on did not complete; please try again.") from None
     claims = token.get("userinfo") or {}
-    identity = accounts.ExternalIdentity(
-        issuer=str(claims.get("iss", settings.oidc_issuer)),
-        subject=str(claims["sub"]),
-        email=claims.get("email"),
-        email_verified=claims.get("email_verified") is True,
-        name=claims.get("name") or claims.get("preferred_username"),
-        claim_values=accounts.claim_values(claims.get(settings.oidc_role_claim)),
-    )
+    identity = identities.identity_from_claims(claims, role_claim=settings.oidc_role_claim)
     session = db.session
     try:
         with session.begin():
-            person = accounts.person_for_identity(
+            sign_on = identities.sign_on(
                 session,
                 identity,
-                role_map=settings.oidc_roles(),
-                default_role=settings.oidc_default_role,
+                roles=identities.RoleMapping(settings.oidc_roles(), settings.oidc_default_role),
             )
     except Conflict as exc:
         log.info("single sign-on could not link an account")
         raise SingleSignOnFailed(exc.detail) from None
-    return login.complete(person, method="single sign-on")
+    return login.after_first_factor(
+        sign_on.person,
+        method=METHOD,
+        identity_to_bind=identity if sign_on.bind_after_second_factor else None,
+    )
 
 
 def init_app(app: Flask, settings: Settings) -> None:

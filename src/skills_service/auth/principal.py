@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skills_service.auth import jwt_bearer, login, sessions
-from skills_service.errors import Conflict, InvalidCredentials, Unauthenticated
+from skills_service.errors import InvalidCredentials, Unauthenticated
 from skills_service.extensions import db
 from skills_service.models import Person
 from skills_service.policy import SELF_AUTHENTICATED_ROUTES, Principal, Role, Scope
-from skills_service.services import accounts, teams, tokens
+from skills_service.services import identities, teams, tokens
 from skills_service.settings import Settings
 
 JWKS_KEY = "skills_service.jwks"
@@ -67,8 +67,10 @@ def _from_bearer(secret: str) -> Principal:
 
 
 def _from_jwt(session: Session, token: str) -> Principal:
-    """An OIDC access token: verified against the issuer's keys, mapped to a person.
+    """An OIDC access token: verified against the issuer's keys, for a bound identity.
 
+    Only a person whose account is already bound to the token's issuer and subject
+    (by a browser sign-in) is found; any other token gets the same 401 as a bad one.
     It may read; it may write only when its ``scope`` claim grants ``skills:write``.
     """
     settings: Settings = current_app.config["SKILLS_SETTINGS"]
@@ -78,15 +80,14 @@ def _from_jwt(session: Session, token: str) -> Principal:
     claims = jwt_bearer.verify_access_token(
         token, jwks=cache, issuer=settings.oidc_issuer, audience=settings.oidc_audience
     )
-    identity = jwt_bearer.identity_from_claims(claims, role_claim=settings.oidc_role_claim)
+    identity = identities.identity_from_claims(claims, role_claim=settings.oidc_role_claim)
     try:
-        person = accounts.person_for_identity(
+        person = identities.person_for_access_token(
             session,
             identity,
-            role_map=settings.oidc_roles(),
-            default_role=settings.oidc_default_role,
+            roles=identities.RoleMapping(settings.oidc_roles(), settings.oidc_default_role),
         )
-    except (Conflict, Unauthenticated):
+    except Unauthenticated:
         raise InvalidCredentials("The access token is invalid, expired or revoked.") from None
     granted = str(claims.get("scope", "")).split()
     scopes = {Scope.READ} | ({Scope.WRITE} if JWT_WRITE_SCOPE in granted else set())

@@ -54,7 +54,7 @@ def login_mfa() -> str | Response | tuple[str, int]:
         return render_template(
             "auth/login_mfa.html", form=form, error="That code is not valid."
         ), 401
-    return login.complete(person, method="password and second factor")
+    return login.after_second_factor(person)
 
 
 @blueprint.route("/logout", methods=["POST"])

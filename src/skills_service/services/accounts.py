@@ -1,94 +1,15 @@
-"""Accounts: password sign-in and changes, and linking single sign-on identities."""
+"""Accounts: password sign-in and password changes."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skills_service.errors import Conflict, InvalidInput, Unauthenticated
+from skills_service.errors import InvalidInput
 from skills_service.models import Person
 from skills_service.models.base import utcnow
-from skills_service.policy import Role
 from skills_service.services import audit, passwords, people
-
-
-@dataclass(frozen=True)
-class ExternalIdentity:
-    """What an identity provider vouches for (from a verified ID or access token)."""
-
-    issuer: str
-    subject: str
-    email: str | None
-    email_verified: bool
-    name: str | None
-    claim_values: tuple[str, ...] = ()
-
-
-def role_for(identity: ExternalIdentity, role_map: Mapping[str, str], default: str) -> Role:
-    """The highest role any of the identity's claim values maps to, else ``default``."""
-    mapped = [Role(role_map[value]) for value in identity.claim_values if value in role_map]
-    return max(mapped, key=lambda role: role.rank, default=Role(default))
-
-
-def person_for_identity(
-    session: Session,
-    identity: ExternalIdentity,
-    *,
-    role_map: Mapping[str, str],
-    default_role: str,
-) -> Person:
-    """The person behind an external identity, linked or provisioned just in time.
-
-    An identity is matched by (issuer, subject) first. An existing local person is
-    linked only by a *verified* email — an unverified one could be anyone's claim.
-    When the provider maps the identity to a role, the person's role follows it.
-    """
-    person = session.scalar(
-        select(Person).where(
-            Person.oidc_issuer == identity.issuer, Person.oidc_subject == identity.subject
-        )
-    )
-    if person is None and identity.email:
-        existing = people.find_by_email(session, identity.email)
-        if existing is not None:
-            if not identity.email_verified:
-                raise Conflict("An account with that email exists; the provider did not verify it.")
-            if existing.oidc_subject is not None:
-                raise Conflict("That account is already linked to another identity.")
-            existing.oidc_issuer, existing.oidc_subject = identity.issuer, identity.subject
-            person = existing
-    if person is None:
-        if not identity.email or not identity.email_verified:
-            raise Unauthenticated("The identity provider did not supply a verified email.")
-        person = people.create_person(
-            session,
-            email=identity.email,
-            name=identity.name or identity.email.split("@", 1)[0],
-            role=role_for(identity, role_map, default_role).value,
-        )
-        person.oidc_issuer, person.oidc_subject = identity.issuer, identity.subject
-    elif any(value in role_map for value in identity.claim_values):
-        mapped_role = role_for(identity, role_map, default_role).value
-        if mapped_role != person.role:
-            person.role = mapped_role
-            people.end_sessions(person)
-    if not person.active:
-        raise Unauthenticated("This account is deactivated.")
-    session.flush()
-    return person
-
-
-def claim_values(raw: object) -> tuple[str, ...]:
-    """A role claim as strings, whether the provider sends one value or a list."""
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, Iterable):
-        return tuple(str(value) for value in raw if isinstance(value, str | int))
-    return ()
 
 
 def authenticate_password(session: Session, *, email: str, password: str) -> Person | None:
