@@ -71,6 +71,8 @@ def cache_redis_url(tmp_path: Path) -> Iterator[str]:
                 break
             except RedisError:
                 time.sleep(0.05)
+        else:
+            pytest.fail("the private redis-server did not answer")
         yield url
     finally:
         probe.close()
