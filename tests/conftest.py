@@ -60,6 +60,16 @@ def _fresh_redis() -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A connection to the Redis database of ``SKILLS_TEST_REDIS_URL``."""
+    if REDIS_URL is None:
+        pytest.skip("needs SKILLS_TEST_REDIS_URL")
+    connection = Redis.from_url(REDIS_URL)
+    yield connection
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_schema_url() -> Iterator[str]:
     """A private schema in the test database, migrated once, dropped at the end."""
@@ -173,9 +183,10 @@ def make_app() -> Iterator[MakeApp]:
     yield make
     for app in made:
         db.engine(app).dispose()
-        redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
-        if redis_connection is not None:
-            redis_connection.close()
+        for key in (redis_client.EXTENSION_KEY, redis_client.CACHE_EXTENSION_KEY):
+            redis_connection = app.extensions.get(key)
+            if redis_connection is not None:
+                redis_connection.close()
 
 
 @pytest.fixture

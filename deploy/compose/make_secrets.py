@@ -3,7 +3,8 @@
 Usage: python3 deploy/compose/make_secrets.py [DIRECTORY]  (default: beside this file)
 
 Existing secrets are kept, so running it again changes nothing; the URLs and the
-Redis ACL are written again from the passwords they contain. The directory is
+Redis ACL are written again from the passwords they contain. Both Redis instances
+(sessions and counters, and the chart cache) read the same ACL file. The directory is
 readable by its owner only. The files themselves are readable by everyone who can
 reach them, because compose bind-mounts them as they are and each container reads
 them as its own user (10001 for the app, 999 for PostgreSQL and Redis).
@@ -47,6 +48,7 @@ def make_secrets(directory: Path) -> None:
         f"postgresql+psycopg://skills:{postgres}@postgres:5432/skills\n",
     )
     write(directory / "redis_url", f"redis://skills:{redis}@redis:6379/0\n")
+    write(directory / "cache_redis_url", f"redis://skills:{redis}@redis-cache:6379/0\n")
     redis_hash = hashlib.sha256(redis.encode()).hexdigest()
     write(
         directory / "redis_acl",

@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings.sqlalchemy_url)
     audit_context.init_app(app)
     redis_client.init_app(
-        app, settings.redis_url.get_secret_value() if settings.redis_url else None
+        app,
+        settings.redis_url.get_secret_value() if settings.redis_url else None,
+        cache_url=settings.cache_redis_url.get_secret_value() if settings.cache_redis_url else None,
     )
     sessions.init_app(app, settings)
     rate_limits.init_app(app, settings)

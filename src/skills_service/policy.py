@@ -125,7 +125,11 @@ class TeamTarget:
 
 Target = PersonTarget | TeamTarget | None
 TEAM_MANAGER_ACTIONS = frozenset({Action.SET_TEAM_TARGETS, Action.VIEW_TEAM_ANALYTICS})
-"""What a manager may do to the teams they manage (and an admin to any team)."""
+"""What a manager may do to the teams they manage (and an admin to any team).
+
+``VIEW_TEAM_ANALYTICS`` is a team's gaps (target against actual, members short) and
+its heatmap, wherever they are shown: the API's ``/teams/{id}/gaps``, the team page
+and the dashboard. Anyone signed in may read a team, its members and its targets."""
 
 
 def _role_allows(principal: Principal, action: Action) -> bool:
@@ -266,7 +270,7 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "teams.remove_member": Action.MANAGE_TEAMS,
     "teams.get_targets": Action.READ,
     "teams.put_targets": Action.SET_TEAM_TARGETS,
-    "teams.get_gaps": Action.READ,
+    "teams.get_gaps": Action.VIEW_TEAM_ANALYTICS,
     "matrix.export_matrix": Action.EXPORT,
     "matrix.import_matrix": Action.IMPORT,
     "audit.list_events": Action.READ_AUDIT,

@@ -30,7 +30,14 @@ from pydantic import (
 from zxcvbn import zxcvbn
 
 PREFIX = "SKILLS_"
-SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "oidc_client_secret", "metrics_token")
+SECRET_FIELDS = (
+    "secret_key",
+    "database_url",
+    "redis_url",
+    "cache_redis_url",
+    "oidc_client_secret",
+    "metrics_token",
+)
 MIN_SECRET_KEY_BYTES = 32
 MIN_SECRET_KEY_BITS = 128
 """Guessing work a secret key must need, as zxcvbn estimates it: ``secrets.token_urlsafe(32)``
@@ -76,6 +83,7 @@ class Settings(BaseModel):
     database_url: SecretStr | None = None
     allow_sqlite: bool = False
     redis_url: SecretStr | None = None
+    cache_redis_url: SecretStr | None = None
     ratelimit_storage_url: str | None = None
     ratelimit_default: str = "300/minute"
     ratelimit_per_address: str = "1200/minute"
@@ -204,6 +212,15 @@ class Settings(BaseModel):
                     Severity.WARNING,
                     "SKILLS_REDIS_URL",
                     "no Redis: rate limits and sessions are per process",
+                )
+            )
+        if self.cache_redis_url is not None and self.cache_redis_url == self.redis_url:
+            found.append(
+                Finding(
+                    Severity.WARNING,
+                    "SKILLS_CACHE_REDIS_URL",
+                    "the chart cache shares the Redis of sessions and rate limits; "
+                    "give it an instance of its own",
                 )
             )
         found.extend(

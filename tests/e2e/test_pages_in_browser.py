@@ -168,3 +168,36 @@ def test_the_dashboard_draws_its_charts_under_the_csp(
     page.wait_for_load_state("networkidle")
     watched.screenshot("dashboard")
     watched.assert_clean()
+
+
+LINK_NAME = '<a href="https://evil.example/">Python</a>'
+MARKUP_NAME = "<b>Subject</b><br>Person"
+
+
+def test_names_in_charts_are_drawn_as_text_never_as_links(
+    app: Flask, world: World, live_url: str, watched: Watched
+) -> None:
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            skills.update_skill(session, skill_id=world.skill_id, if_match="*", name=LINK_NAME)
+            people.update_person(
+                session, person_id=world.subject.person_id, if_match="*", name=MARKUP_NAME
+            )
+            teams.replace_targets(
+                session, team_id=world.team_id, wanted=[(world.skill_id, 4)], if_match="*"
+            )
+    sign_in(watched, live_url, world.manager.email)
+    page = watched.page
+    page.goto(live_url + "/dashboard/")
+    page.locator("#team").click()
+    page.get_by_role("option", name="Platform").click()
+    for chart in ("levels", "top", "heatmap", "gaps"):
+        page.locator(f"#{chart} .main-svg").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    watched.screenshot("dashboard-names-as-text")
+    assert page.locator(".js-plotly-plot svg a").count() == 0
+    assert page.locator(".js-plotly-plot svg tspan[style*='font-weight']").count() == 0
+    assert page.locator("#levels svg text", has_text=LINK_NAME).count() > 0
+    assert page.locator("#heatmap svg text", has_text=MARKUP_NAME).count() > 0
+    watched.assert_clean()

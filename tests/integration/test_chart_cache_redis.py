@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 
 import pytest
 from redis import Redis
 
-from skills_service.dashboard.charts import KEEP_SECONDS, ChartCache, Charts
+from skills_service.dashboard.charts import (
+    INDEX_KEY,
+    KEEP_SECONDS,
+    KEY_PREFIX,
+    MAX_ENTRIES,
+    ChartCache,
+    Charts,
+)
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.skipif(REDIS_URL is None, reason="needs SKILLS_TEST_REDIS_URL")
 TODAY = date(2026, 11, 23)
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    assert REDIS_URL is not None
-    connection = Redis.from_url(REDIS_URL)
-    yield connection
-    connection.close()
 
 
 def charts(label: str) -> Charts:
@@ -59,3 +58,13 @@ def test_an_unreachable_redis_costs_a_recomputation_not_an_error() -> None:
     unreachable = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     cache = ChartCache(unreachable, ttl_seconds=60)
     assert cache.get_or_compute("k", TODAY, lambda: charts("fresh")) == charts("fresh")
+
+
+def test_redis_keeps_at_most_max_entries_dropping_the_oldest(redis: Redis) -> None:
+    cache = ChartCache(redis, ttl_seconds=60)
+    for number in range(MAX_ENTRIES + 40):
+        cache.get_or_compute(f"{KEY_PREFIX}bound:{number}", TODAY, lambda: charts("any"))
+    assert len(list(redis.scan_iter(f"{KEY_PREFIX}bound:*"))) == MAX_ENTRIES
+    assert redis.zcard(INDEX_KEY) == MAX_ENTRIES
+    assert redis.exists(f"{KEY_PREFIX}bound:{MAX_ENTRIES + 39}")
+    assert not redis.exists(f"{KEY_PREFIX}bound:39")

@@ -395,11 +395,31 @@ def test_gaps_count_members_at_or_above_target_and_the_shortfall(
     ]
 
 
-def test_gaps_are_readable_by_a_viewer(
-    client: FlaskClient, make_actor: MakeActor, staffed_team: dict[str, int]
+def test_gaps_are_readable_by_the_teams_managers_even_with_a_read_only_token(
+    client: FlaskClient, admin: Actor, make_actor: MakeActor, staffed_team: dict[str, int]
 ) -> None:
-    viewer = make_actor("viewer")
-    assert len(gaps(client, viewer, staffed_team["team_id"])) == 2
+    manager = make_actor("manager", scopes=("read",))
+    add_member(client, admin, staffed_team["team_id"], manager.person_id, is_manager=True)
+    assert len(gaps(client, manager, staffed_team["team_id"])) == 2
+
+
+@pytest.mark.parametrize(
+    ("role", "in_team"),
+    [("viewer", False), ("member", False), ("member", True), ("manager", False)],
+)
+def test_gaps_are_refused_to_whoever_does_not_manage_the_team(
+    client: FlaskClient,
+    admin: Actor,
+    make_actor: MakeActor,
+    staffed_team: dict[str, int],
+    role: str,
+    in_team: bool,
+) -> None:
+    other = make_actor(role)
+    if in_team:
+        add_member(client, admin, staffed_team["team_id"], other.person_id)
+    response = client.get(f"{TEAMS}/{staffed_team['team_id']}/gaps", headers=other.headers)
+    assert_problem(response, 403)
 
 
 def test_an_expired_certification_does_not_close_a_gap(

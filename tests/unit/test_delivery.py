@@ -141,7 +141,7 @@ def test_compose_publishes_ports_on_loopback_only(name: str) -> None:
 def test_the_databases_sit_on_the_internal_backend_network_alone() -> None:
     document = compose()
     assert document["networks"]["backend"]["internal"] is True
-    for name in ("postgres", "redis", "migrate"):
+    for name in ("postgres", "redis", "redis-cache", "migrate"):
         assert document["services"][name]["networks"] == ["backend"]
         assert "ports" not in document["services"][name]
 
@@ -159,11 +159,26 @@ def test_compose_starts_the_app_only_after_healthy_stores_and_a_finished_migrati
 
 @pytest.mark.parametrize(
     ("name", "probe"),
-    [("app", "python"), ("postgres", "pg_isready"), ("redis", "redis-cli")],
+    [
+        ("app", "python"),
+        ("postgres", "pg_isready"),
+        ("redis", "redis-cli"),
+        ("redis-cache", "redis-cli"),
+    ],
 )
 def test_compose_health_checks_use_each_images_own_tools(name: str, probe: str) -> None:
     test = compose()["services"][name]["healthcheck"]["test"]
     assert probe in " ".join(test)
+
+
+def test_sessions_redis_never_evicts_and_the_cache_redis_is_a_bounded_lru() -> None:
+    services = compose()["services"]
+    sessions, cache = services["redis"]["command"], services["redis-cache"]["command"]
+    assert sessions[sessions.index("--maxmemory-policy") + 1] == "noeviction"
+    assert cache[cache.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert cache[cache.index("--maxmemory") + 1]
+    app = services["app"]["environment"]
+    assert app["SKILLS_CACHE_REDIS_URL_FILE"] == "/run/secrets/cache_redis_url"
 
 
 def test_compose_secrets_are_files_that_git_ignores() -> None:
@@ -254,6 +269,14 @@ def test_workloads_write_only_to_a_tmp_volume_and_read_secrets_as_files(
         assert "valueFrom" not in variable
         assert variable["name"].endswith("_FILE")
         assert variable["value"].startswith(secret_mount + "/")
+
+
+def test_the_deployment_reaches_a_redis_of_its_own_for_the_chart_cache() -> None:
+    (container,) = pod_spec("Deployment", "skills-service")["containers"]
+    assert "SKILLS_CACHE_REDIS_URL_FILE" in {variable["name"] for variable in container["env"]}
+    (rule,) = k8s_resource("NetworkPolicy", "allow-redis")["spec"]["egress"]
+    names = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["to"]}
+    assert names == {"redis", "redis-cache"}
 
 
 def test_the_deployment_has_startup_liveness_and_readiness_probes() -> None:

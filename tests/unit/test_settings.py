@@ -147,3 +147,14 @@ def test_secrets_are_not_shown_in_the_settings_repr() -> None:
 
 def test_variables_without_the_prefix_are_ignored() -> None:
     assert Settings.from_environ({"SECRET_KEY": "x", "DATABASE_URL": "y"}).secret_key is None
+
+
+def test_a_chart_cache_on_the_sessions_redis_is_warned_about() -> None:
+    shared = "redis://redis:6379/0"
+    environ = {**PRODUCTION, "SKILLS_REDIS_URL": shared, "SKILLS_CACHE_REDIS_URL": shared}
+    warned = [f.setting for f in Settings.from_environ(environ).findings()]
+    assert "SKILLS_CACHE_REDIS_URL" in warned
+    apart = {**environ, "SKILLS_CACHE_REDIS_URL": "redis://redis-cache:6379/0"}
+    assert "SKILLS_CACHE_REDIS_URL" not in [
+        f.setting for f in Settings.from_environ(apart).findings()
+    ]

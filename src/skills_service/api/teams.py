@@ -138,7 +138,11 @@ def put_targets(body: dict[str, Any], team_id: int) -> Reply:
 @blueprint.arguments(GapArgs, location="query")
 @blueprint.response(200, GapListSchema)
 def get_gaps(args: dict[str, Any], team_id: int) -> dict[str, Any]:
+    """A team's gaps, for its managers and admins (``Action.VIEW_TEAM_ANALYTICS``)."""
+    session = db.session
+    teams.get_team(session, team_id)
+    policy.require(require_principal(), Action.VIEW_TEAM_ANALYTICS, TeamTarget(team_id))
     found = teams.gaps(
-        db.session, team_id=team_id, today=utcnow().date(), include_expired=args["include_expired"]
+        session, team_id=team_id, today=utcnow().date(), include_expired=args["include_expired"]
     )
     return {"items": found}

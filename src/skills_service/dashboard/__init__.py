@@ -29,6 +29,7 @@ from skills_service.models.base import utcnow
 from skills_service.policy import DASHBOARD_PREFIX, Action, Principal, Role, TeamTarget
 from skills_service.security import headers
 from skills_service.services import analytics, skills, teams
+from skills_service.services.common import MAX_ID
 
 CSRF_COOKIE = "skills_dashboard_csrf"
 CACHE_KEY = "skills_service.dashboard_cache"
@@ -102,14 +103,22 @@ def page(team_options: list[dict[str, Any]], categories: list[str]) -> html.Div:
 
 
 def _scope(team_id: object, category: object) -> analytics.Scope:
-    """Validate what the browser sent; a team is shown only to who may see it."""
-    if team_id is not None and (not isinstance(team_id, int) or isinstance(team_id, bool)):
+    """Validate what the browser sent; a team is shown only to who may see it.
+
+    Only teams and categories that exist pass, so the charts cached per scope have
+    a bounded number of keys whatever a client sends.
+    """
+    if team_id is not None and (
+        not isinstance(team_id, int) or isinstance(team_id, bool) or not 1 <= team_id <= MAX_ID
+    ):
         raise InvalidInput("The team is not valid.", {"team": ["Choose a team from the list."]})
     if category is not None and (not isinstance(category, str) or len(category) > 64):
         raise InvalidInput("The category is not valid.", {"category": ["Choose from the list."]})
     if team_id is not None:
         policy.require(require_principal(), Action.VIEW_TEAM_ANALYTICS, TeamTarget(team_id))
-    return analytics.Scope(today=utcnow().date(), team_id=team_id, category=category or None)
+    return analytics.existing_scope(
+        db.session, today=utcnow().date(), team_id=team_id, category=category or None
+    )
 
 
 def update_charts(team_id: object, category: object) -> tuple[Any, ...]:
@@ -168,7 +177,7 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
         Input("category", "value"),
     )(update_charts)
     app.extensions[CACHE_KEY] = ChartCache(
-        app.extensions.get(redis_client.EXTENSION_KEY), ttl_seconds=cache_seconds
+        app.extensions.get(redis_client.CACHE_EXTENSION_KEY), ttl_seconds=cache_seconds
     )
     headers.allow(app, DASHBOARD_PREFIX, script_hashes=dash_app.csp_hashes(), inline_styles=True)
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))

@@ -10,6 +10,12 @@ key, across replicas, recomputes them. Only a key never computed, or not asked f
 in a day, is computed while the user waits. The key never holds the user: who may
 see a team is decided before the cache is read. A Redis failure costs a
 recomputation, never an error.
+
+The cache bounds itself: keys are built only from a team and a category that
+exist, and at most ``MAX_ENTRIES`` charts are kept (the least recently written go
+first), in the process and in Redis alike. In Redis it belongs on an instance of its
+own (``SKILLS_CACHE_REDIS_URL``), so that memory pressure can never evict sessions
+or rate-limit counters.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -35,8 +41,11 @@ log = logging.getLogger(__name__)
 Charts = list[dict[str, Any]]
 """Plotly figures as JSON-ready dicts: four org charts, then two team charts if any."""
 
-KEY_PREFIX = "skills:dashboard:v2:"
-LOCAL_ENTRIES = 256
+KEY_PREFIX = "skills:dashboard:v3:"
+INDEX_KEY = KEY_PREFIX + "index"
+"""A sorted set of the cached keys by the time they were written, to bound them."""
+MAX_ENTRIES = 256
+"""Most charts kept at once (a scope's charts are some 30 KB)."""
 KEEP_SECONDS = 24 * 3600
 """How long an entry nobody asks for survives past its freshness."""
 REFRESH_LOCK_SECONDS = 120
@@ -66,8 +75,8 @@ def chart_figures(session: Session, scope: analytics.Scope) -> Charts:
 
 
 def cache_key(scope: analytics.Scope) -> str:
-    category = (scope.category or "").casefold()
-    return f"{KEY_PREFIX}{scope.team_id or ''}:{category}"
+    """The scope's filters, which name a team and a category that exist."""
+    return f"{KEY_PREFIX}{scope.team_id or ''}:{scope.category or ''}"
 
 
 class ChartCache:
@@ -161,12 +170,32 @@ class ChartCache:
         keep = self._ttl + KEEP_SECONDS
         if self._redis is not None:
             try:
-                self._redis.set(key, value, ex=keep)
+                self._write_bounded(self._redis, key, value, keep)
             except RedisError:
                 log.warning("dashboard cache unavailable; not stored", exc_info=True)
             return
         with self._lock:
             self._local[key] = (self._clock() + keep, value)
             self._local.move_to_end(key)
-            while len(self._local) > LOCAL_ENTRIES:
+            while len(self._local) > MAX_ENTRIES:
                 self._local.popitem(last=False)
+
+    def _write_bounded(self, redis: Redis, key: str, value: str, keep: int) -> None:
+        """Store ``key`` and index it; drop the oldest entries beyond ``MAX_ENTRIES``.
+
+        Replicas writing at once may each drop a few, so the count can dip below the
+        bound for a moment but never stays above it.
+        """
+        now = self._clock()
+        with redis.pipeline() as pipeline:
+            pipeline.set(key, value, ex=keep)
+            pipeline.zadd(INDEX_KEY, {key: now})
+            pipeline.zremrangebyscore(INDEX_KEY, "-inf", now - keep)
+            pipeline.expire(INDEX_KEY, keep)
+            pipeline.zcard(INDEX_KEY)
+            count = int(pipeline.execute()[-1])
+        if count > MAX_ENTRIES:
+            oldest = cast(
+                "list[tuple[bytes, float]]", redis.zpopmin(INDEX_KEY, count - MAX_ENTRIES)
+            )
+            redis.delete(*(member for member, _ in oldest))

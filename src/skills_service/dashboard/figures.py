@@ -1,8 +1,14 @@
-"""Plotly figures from the dashboard's aggregates (pure: rows in, figure out)."""
+"""Plotly figures from the dashboard's aggregates (pure: rows in, figure out).
+
+Plotly reads a subset of HTML in every string it draws (``<a href>``, ``<b>``,
+``<br>``, ``<span style>``, entities), so every text a figure carries goes through
+``plain_text`` first: names then show as typed and never become links or markup.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
@@ -19,9 +25,23 @@ LEVEL_COLOURS = ("#c6d3f5", "#93abec", "#5f83e0", "#2f5bc9", "#1b3a8c")
 FONT = {"family": "system-ui, sans-serif", "size": 13, "color": "#1d2330"}
 
 
+def plain_text(text: str) -> str:
+    """``text`` as Plotly shows it verbatim: ``&``, ``<`` and ``>`` as entities.
+
+    Plotly splits a string at tags, then decodes entities in the text between them,
+    so an escaped name is drawn as typed. Quotes stay as they are: Plotly knows no
+    ``&quot;`` and would show it.
+    """
+    return html.escape(text, quote=False)
+
+
+def plain_texts(texts: Iterable[str]) -> list[str]:
+    return [plain_text(text) for text in texts]
+
+
 def _layout(figure: go.Figure, title: str, *, empty: bool) -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0},
+        title={"text": plain_text(title), "x": 0},
         font=FONT,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         paper_bgcolor="#ffffff",
@@ -36,7 +56,7 @@ def _layout(figure: go.Figure, title: str, *, empty: bool) -> go.Figure:
 
 
 def levels_by_skill(rows: Sequence[SkillLevels]) -> go.Figure:
-    skills = [row.skill for row in reversed(rows)]
+    skills = plain_texts(row.skill for row in reversed(rows))
     figure = go.Figure(
         [
             go.Bar(
@@ -57,7 +77,7 @@ def top_skills(rows: Sequence[SkillLevels], *, limit: int = 10) -> go.Figure:
     ranked = list(rows)[:limit]
     figure = go.Figure(
         go.Bar(
-            x=[row.skill for row in ranked],
+            x=plain_texts(row.skill for row in ranked),
             y=[row.holders for row in ranked],
             marker_color=LEVEL_COLOURS[3],
         )
@@ -68,7 +88,7 @@ def top_skills(rows: Sequence[SkillLevels], *, limit: int = 10) -> go.Figure:
 def coverage(rows: Sequence[CategoryCoverage]) -> go.Figure:
     figure = go.Figure(
         go.Bar(
-            x=[row.category for row in rows],
+            x=plain_texts(row.category for row in rows),
             y=[round(100 * row.people / row.of, 1) if row.of else 0 for row in rows],
             marker_color=LEVEL_COLOURS[2],
             hovertemplate="%{x}: %{y}% of people<extra></extra>",
@@ -79,7 +99,7 @@ def coverage(rows: Sequence[CategoryCoverage]) -> go.Figure:
 
 
 def trend(rows: Sequence[MonthActivity]) -> go.Figure:
-    months = [row.month for row in rows]
+    months = plain_texts(row.month for row in rows)
     figure = go.Figure(
         [
             go.Scatter(
@@ -103,8 +123,8 @@ def heatmap(cells: Sequence[HeatmapCell]) -> go.Figure:
     levels = {(cell.person, cell.skill): cell.level for cell in cells}
     figure = go.Figure(
         go.Heatmap(
-            x=skills,
-            y=people,
+            x=plain_texts(skills),
+            y=plain_texts(people),
             z=[[levels.get((person, skill)) for skill in skills] for person in people],
             zmin=0,
             zmax=5,
@@ -117,7 +137,7 @@ def heatmap(cells: Sequence[HeatmapCell]) -> go.Figure:
 
 
 def gaps(rows: Sequence[Gap]) -> go.Figure:
-    skills = [row.skill_name for row in rows]
+    skills = plain_texts(row.skill_name for row in rows)
     figure = go.Figure(
         [
             go.Bar(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, distinct, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
-from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
+from skills_service.errors import InvalidInput
+from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, Team, TeamMember
 from skills_service.services.search import counts_on
 from skills_service.services.teams import get_team, targets
 
@@ -30,6 +31,25 @@ class Scope:
     today: date
     team_id: int | None = None
     category: str | None = None
+
+
+def existing_scope(
+    session: Session, *, today: date, team_id: int | None, category: str | None
+) -> Scope:
+    """A scope that names only a team and a category that exist.
+
+    Charts are cached by scope, so refusing names that do not exist keeps the set of
+    cache keys as small as the catalogue and the list of teams.
+    """
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise InvalidInput("The team does not exist.", {"team": ["Choose a team from the list."]})
+    if category is not None and not session.scalar(
+        select(exists().where(Skill.category == category))
+    ):
+        raise InvalidInput(
+            "The category does not exist.", {"category": ["Choose a category from the list."]}
+        )
+    return Scope(today=today, team_id=team_id, category=category)
 
 
 @dataclass(frozen=True)

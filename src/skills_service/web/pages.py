@@ -207,15 +207,17 @@ def person_page(person_id: int) -> str:
 
 @blueprint.get("/teams/<int:team_id>")
 def team_page(team_id: int) -> str:
+    """The team and its targets for everyone; its gaps only for who may see them."""
     session = db.session
-    may_set_targets = policy.allows(
-        current_principal(), Action.SET_TEAM_TARGETS, TeamTarget(team_id)
-    )
+    principal, team = current_principal(), TeamTarget(team_id)
+    may_set_targets = policy.allows(principal, Action.SET_TEAM_TARGETS, team)
+    may_see_gaps = policy.allows(principal, Action.VIEW_TEAM_ANALYTICS, team)
     return render_template(
         "web/team.html",
         team=teams.get_team(session, team_id),
         members=teams.members(session, team_id),
-        gaps=teams.gaps(session, team_id=team_id, today=utcnow().date()),
+        gaps=teams.gaps(session, team_id=team_id, today=utcnow().date()) if may_see_gaps else None,
+        targets=[] if may_see_gaps else teams.targets(session, team_id),
         may_set_targets=may_set_targets,
         catalogue=_catalogue() if may_set_targets else [],
         levels=LEVELS,
