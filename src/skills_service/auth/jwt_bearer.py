@@ -30,7 +30,6 @@ from skills_service.services.accounts import ExternalIdentity, claim_values
 
 log = logging.getLogger(__name__)
 
-REJECTION_DETAIL = "The access token is invalid or expired."
 MAX_TOKEN_CHARS = 8192
 MAX_DOCUMENT_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
@@ -300,7 +299,7 @@ def verify_access_token(
         return _verified_claims(token, jwks=jwks, issuer=issuer, audience=audience, leeway=leeway)
     except _Rejected as exc:
         log.info("access token rejected", extra={"reason": exc.reason})
-        raise InvalidCredentials(REJECTION_DETAIL) from None
+        raise InvalidCredentials() from None
 
 
 def identity_from_claims(claims: Mapping[str, Any], *, role_claim: str) -> ExternalIdentity:
