@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField(
+        "Authentication code or recovery code", validators=[Optional(), Length(max=32)]
+    )
 
 
 class SecondFactorForm(FlaskForm):  # type: ignore[misc]
