@@ -31,6 +31,10 @@ class Forbidden(DomainError):
     pass
 
 
+class ReauthenticationRequired(Forbidden):
+    """Allowed, but only after the person confirms who they are again (a step-up)."""
+
+
 class Unauthenticated(DomainError):
     pass
 

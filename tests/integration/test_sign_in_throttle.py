@@ -14,7 +14,7 @@ from skills_service.extensions import db
 from skills_service.services import mfa, people
 from skills_service.settings import Settings
 from tests.conftest import PASSWORD, REDIS_URL, Actor, MakeActor, MakeApp, changed
-from tests.integration.browser import CSRF_FIELD, post_form, set_password, sign_in
+from tests.integration.browser import CSRF_FIELD, post_form, sign_in, with_password
 
 WRONG = "not the password at all"
 STORAGES = ["memory", *(["redis"] if REDIS_URL else [])]
@@ -43,12 +43,6 @@ def browser(app: Flask, address: str) -> FlaskClient:
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     return client
-
-
-def victim(app: Flask, make_actor: MakeActor, role: str) -> Actor:
-    actor = make_actor(role)
-    set_password(app, actor.person_id, PASSWORD)
-    return actor
 
 
 def with_totp(app: Flask, actor: Actor) -> pyotp.TOTP:
@@ -92,7 +86,7 @@ def signed_in(client: FlaskClient) -> bool:
 def test_failures_from_many_addresses_do_not_lock_the_person_out_of_their_own(
     throttled_app: Flask, make_actor: MakeActor, role: str
 ) -> None:
-    person = victim(throttled_app, make_actor, role)
+    person = with_password(throttled_app, make_actor, role)
     assert sign_in(browser(throttled_app, OWN_ADDRESS), person.email, PASSWORD).status_code == 302
     statuses = attack(throttled_app, person.email, ATTACKERS, tries=4)
     assert statuses.count(401) == 5, "the account's budget bounds the guesses"
@@ -106,7 +100,7 @@ def test_failures_from_many_addresses_do_not_lock_the_person_out_of_their_own(
 def test_with_a_second_factor_the_person_signs_in_from_any_address_under_attack(
     throttled_app: Flask, make_actor: MakeActor, role: str
 ) -> None:
-    person = victim(throttled_app, make_actor, role)
+    person = with_password(throttled_app, make_actor, role)
     totp = with_totp(throttled_app, person)
     attack(throttled_app, person.email, ATTACKERS, tries=4)
     client = browser(throttled_app, NEW_ADDRESS)
@@ -123,7 +117,7 @@ def test_with_a_second_factor_the_person_signs_in_from_any_address_under_attack(
 def test_guessing_spread_over_many_addresses_is_still_throttled(
     throttled_app: Flask, make_actor: MakeActor
 ) -> None:
-    person = victim(throttled_app, make_actor, "member")
+    person = with_password(throttled_app, make_actor)
     addresses = [f"192.0.2.{number}" for number in range(1, 21)]
     statuses = attack(throttled_app, person.email, addresses, tries=1)
     assert statuses == [401] * 5 + [429] * 15
@@ -132,7 +126,7 @@ def test_guessing_spread_over_many_addresses_is_still_throttled(
 def test_once_guarded_a_password_alone_gets_the_same_answer_right_or_wrong(
     throttled_app: Flask, make_actor: MakeActor
 ) -> None:
-    person = victim(throttled_app, make_actor, "member")
+    person = with_password(throttled_app, make_actor)
     attack(throttled_app, person.email, ATTACKERS[:2], tries=3)
     wrong = sign_in(browser(throttled_app, NEW_ADDRESS), person.email, WRONG)
     right_client = browser(throttled_app, "198.51.100.100")
@@ -145,14 +139,14 @@ def test_once_guarded_a_password_alone_gets_the_same_answer_right_or_wrong(
 def test_one_address_cannot_guess_quickly_at_one_account(
     throttled_app: Flask, make_actor: MakeActor
 ) -> None:
-    person = victim(throttled_app, make_actor, "member")
+    person = with_password(throttled_app, make_actor)
     assert attack(throttled_app, person.email, ATTACKERS[:1], tries=4) == [401, 401, 401, 429]
 
 
 def test_five_wrong_codes_from_three_addresses_end_the_pending_sign_in(
     throttled_app: Flask, make_actor: MakeActor
 ) -> None:
-    person = victim(throttled_app, make_actor, "member")
+    person = with_password(throttled_app, make_actor)
     totp = with_totp(throttled_app, person)
     client = browser(throttled_app, OWN_ADDRESS)
     assert sign_in(client, person.email, PASSWORD).headers["Location"] == "/login/mfa"
@@ -171,7 +165,7 @@ def test_five_wrong_codes_from_three_addresses_end_the_pending_sign_in(
 def test_wrong_codes_are_bounded_per_account_across_pending_sign_ins(
     throttled_app: Flask, make_actor: MakeActor
 ) -> None:
-    person = victim(throttled_app, make_actor, "member")
+    person = with_password(throttled_app, make_actor)
     totp = with_totp(throttled_app, person)
     for address in ATTACKERS[:4]:
         client = browser(throttled_app, address)

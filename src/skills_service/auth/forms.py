@@ -22,6 +22,10 @@ class SecondFactorForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
     current_password = PasswordField(
         "Current password", validators=[DataRequired(), Length(max=1024)]

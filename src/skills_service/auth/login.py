@@ -186,7 +186,7 @@ def required_step(person: Person) -> str | None:
     return None
 
 
-STEP_EXEMPT_ENDPOINTS = frozenset({"auth.logout", "static"})
+STEP_EXEMPT_ENDPOINTS = frozenset({"auth.logout", "account.confirm", "static"})
 
 
 def enforce_required_step() -> Response | None:

@@ -108,7 +108,13 @@ def _from_session() -> Principal | None:
         sessions.end(web)
         return None
     g.required_step = login.required_step(person)
-    return principal_for(person, frozenset({Scope.READ, Scope.WRITE}), teams.managed_ids(rows))
+    return Principal(
+        person_id=person.id,
+        role=Role(person.role),
+        scopes=frozenset({Scope.READ, Scope.WRITE}),
+        managed_team_ids=teams.managed_ids(rows),
+        recently_authenticated=sessions.recently_authenticated(web),
+    )
 
 
 def load_principal() -> None:

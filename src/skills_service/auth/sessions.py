@@ -50,6 +50,8 @@ DEVELOPMENT_COOKIE = "skills_session"
 LAST_SEEN_RESOLUTION = 60.0
 MAX_COOKIE_LENGTH = 128
 STORE_KEY = "skills_service.session_store"
+AUTHENTICATED_AT = "authenticated_at"
+RECENT_AUTHENTICATION_SECONDS = 300
 STORE_UNAVAILABLE = "Sign-in sessions cannot be read or stored right now; try again shortly."
 
 
@@ -353,8 +355,18 @@ def _save_now(response: Response) -> Response:
     return response
 
 
+def now() -> float:
+    """The session clock (the interface's, which tests can move)."""
+    interface = current_app.session_interface
+    return interface.clock() if isinstance(interface, ServerSessionInterface) else time.time()
+
+
 def rotate(session: ServerSession, *, person_id: int | None, epoch: int) -> None:
-    """A new id for a new privilege level (fixation defence); the old id dies."""
+    """A new id for a new privilege level (fixation defence); the old id dies.
+
+    Every rotation follows an authentication (sign-in, password change, second-factor
+    enrolment, step-up), so it also records when the person last proved who they are.
+    """
     if session.session_id is not None:
         session.rotated_from = session.session_id
     session.session_id = None
@@ -362,7 +374,14 @@ def rotate(session: ServerSession, *, person_id: int | None, epoch: int) -> None
     data = dict(session)
     session.clear()
     session.update({key: value for key, value in data.items() if key == "next"})
+    session[AUTHENTICATED_AT] = now()
     session.modified = True
+
+
+def recently_authenticated(session: ServerSession) -> bool:
+    """Whether the person authenticated within ``RECENT_AUTHENTICATION_SECONDS``."""
+    at = session.get(AUTHENTICATED_AT)
+    return isinstance(at, int | float) and now() - at <= RECENT_AUTHENTICATION_SECONDS
 
 
 def end(session: ServerSession) -> None:

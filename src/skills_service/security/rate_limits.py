@@ -42,7 +42,10 @@ EXEMPT_ENDPOINTS = frozenset(
     {"static", "health.healthz", "health.readyz", "metrics.metrics", "docs.swagger_asset"}
 )
 EXEMPT_PREFIXES = ("/dashboard/_dash-component-suites/", "/dashboard/assets/")
-SIGN_IN_ENDPOINTS = frozenset({"auth.login_page", "auth.login_mfa"})
+SIGN_IN_ENDPOINTS = frozenset(
+    {"auth.login_page", "auth.login_mfa", "account.confirm", "account.change_password"}
+)
+"""Every step that checks a password or a code, sign-in or step-up."""
 SENSITIVE_ENDPOINTS = frozenset(
     {
         "account.create_token",

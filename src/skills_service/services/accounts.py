@@ -115,6 +115,22 @@ def authenticate_password(session: Session, *, email: str, password: str) -> Per
     return person
 
 
+def confirm_password(session: Session, *, person: Person, password: str) -> bool:
+    """A signed-in person proves it is still them (a step-up); a refusal is audited."""
+    confirmed = person.password_hash is not None and passwords.verify_password(
+        person.password_hash, password
+    )
+    if not confirmed:
+        audit.record(
+            session,
+            "reauthentication.failed",
+            target_type="person",
+            target_id=person.id,
+            after={"method": "password"},
+        )
+    return confirmed
+
+
 def _inputs_of(person: Person) -> list[str]:
     return [person.email, person.email.split("@", 1)[0], person.name]
 
