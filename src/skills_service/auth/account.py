@@ -20,6 +20,7 @@ from skills_service.auth.forms import (
     ConfirmPasswordForm,
     EnrolmentForm,
     PasswordChangeForm,
+    SignOutEverywhereForm,
     TokenForm,
 )
 from skills_service.auth.principal import require_principal
@@ -174,10 +175,14 @@ def revoke_token(token_id: int) -> Response:
 
 @blueprint.post("/sign-out-everywhere")
 def sign_out_everywhere() -> Response:
+    """End every session; with the box ticked (as it is by default), revoke every token."""
+    form = SignOutEverywhereForm()
     session = db.session
     with session.begin():
         person = people.get_person(session, require_principal().person_id)
         people.end_sessions(person)
+        if form.validate_on_submit() and form.revoke_tokens.data:
+            tokens.revoke_tokens_of(session, person_id=person.id)
     sessions.store_of(current_app).delete_for_person(person.id)
     sessions.end(login.server_session())
     return redirect(url_for("auth.login_page"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 
@@ -20,6 +20,10 @@ class SecondFactorForm(FlaskForm):  # type: ignore[misc]
         "Authentication code or recovery code",
         validators=[DataRequired(), Length(min=6, max=32)],
     )
+
+
+class SignOutEverywhereForm(FlaskForm):  # type: ignore[misc]
+    revoke_tokens = BooleanField("Also revoke my API tokens", default=True)
 
 
 class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]

@@ -13,7 +13,7 @@ from skills_service.errors import Conflict, InvalidInput, Unauthenticated
 from skills_service.models import Person
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
-from skills_service.services import audit, passwords, people
+from skills_service.services import audit, passwords, people, tokens
 
 
 @dataclass(frozen=True)
@@ -154,11 +154,16 @@ def change_password(
 
 
 def admin_reset_password(session: Session, *, person: Person) -> str:
-    """A random one-time password, to be changed at the next sign-in."""
+    """A random one-time password, to be changed at the next sign-in.
+
+    A reset is account recovery: whoever held the account may also hold its tokens,
+    so every session ends and every token is revoked.
+    """
     one_time = secrets.token_urlsafe(18)
     person.password_hash = passwords.HASHER.hash(one_time)
     person.password_changed_at = utcnow()
     person.must_change_password = True
     people.end_sessions(person)
+    tokens.revoke_tokens_of(session, person_id=person.id)
     session.flush()
     return one_time
