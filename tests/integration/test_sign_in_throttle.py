@@ -178,3 +178,20 @@ def test_wrong_codes_are_bounded_per_account_across_pending_sign_ins(
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
     assert not signed_in(client)
+
+
+def test_with_redis_unreachable_the_budgets_hold_in_process(
+    settings: Settings, make_app: MakeApp, make_actor: MakeActor
+) -> None:
+    app = make_app(
+        changed(
+            settings,
+            ratelimit_storage_url="redis://127.0.0.1:1/0?socket_connect_timeout=0.2",
+            login_rate_limit="3/minute",
+            login_account_rate_limit="5/hour",
+        )
+    )
+    person = with_password(app, make_actor)
+    assert sign_in(browser(app, OWN_ADDRESS), person.email, PASSWORD).status_code == 302
+    assert attack(app, person.email, ATTACKERS[:3], tries=2) == [401] * 5 + [429]
+    assert sign_in(browser(app, OWN_ADDRESS), person.email, PASSWORD).status_code == 302

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -22,6 +24,11 @@ from tests.integration.browser import (
     session_cookie,
     sign_in,
     with_password,
+)
+from tests.integration.test_oidc_login import (  # noqa: F401 - fixture used by name
+    provider,
+    register_user,
+    sso_round_trip,
 )
 
 TOTP_KEY = re.compile(r"enter this key by hand: <code>([A-Z2-7]+)</code>")
@@ -187,3 +194,33 @@ def test_the_session_id_is_rotated_at_step_up_and_at_enrolment(
         replay = web_app.test_client()
         replay.set_cookie("skills_session", str(stale))
         assert replay.get("/account").status_code == 302
+
+
+def test_an_sso_only_account_steps_up_with_a_fresh_provider_sign_in(
+    settings: Settings, make_app: MakeApp, provider: str
+) -> None:
+    app = make_app(
+        changed(
+            settings,
+            oidc_issuer=provider,
+            oidc_client_id="skills-service",
+            oidc_client_secret="client-secret-for-tests",
+        )
+    )
+    register_user(provider, "sso-only", email="sso.only@example.org", email_verified=True)
+    client = app.test_client()
+    assert sso_round_trip(client, "sso-only").status_code == 302
+    later(app, sessions.RECENT_AUTHENTICATION_SECONDS + 1)
+    assert create_token(client).headers["Location"] == f"{CONFIRM}?next=/account"
+    page = client.get(f"{CONFIRM}?next=/account").get_data(as_text=True)
+    assert "Confirm with SSO" in page and 'type="password"' not in page
+    start = client.get("/login/sso?reauthenticate=1")
+    authorize_url = start.headers["Location"]
+    query = parse_qs(urlsplit(authorize_url).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]
+    approved = requests.post(
+        authorize_url, data={"sub": "sso-only"}, allow_redirects=False, timeout=5
+    )
+    back = urlsplit(approved.headers["Location"])
+    assert client.get(f"{back.path}?{back.query}").headers["Location"] == "/account"
+    assert create_token(client).headers["Location"] == "/account"
