@@ -25,9 +25,10 @@ from tests.integration.browser import (
     sign_in,
     with_password,
 )
-from tests.integration.test_oidc_login import (  # noqa: F401 - fixture used by name
+from tests.integration.test_oidc_login import (  # noqa: F401 - fixtures used by name
     provider,
     register_user,
+    sso_app,
     sso_round_trip,
 )
 
@@ -197,16 +198,9 @@ def test_the_session_id_is_rotated_at_step_up_and_at_enrolment(
 
 
 def test_an_sso_only_account_steps_up_with_a_fresh_provider_sign_in(
-    settings: Settings, make_app: MakeApp, provider: str
+    sso_app: Flask, provider: str
 ) -> None:
-    app = make_app(
-        changed(
-            settings,
-            oidc_issuer=provider,
-            oidc_client_id="skills-service",
-            oidc_client_secret="client-secret-for-tests",
-        )
-    )
+    app = sso_app
     register_user(provider, "sso-only", email="sso.only@example.org", email_verified=True)
     client = app.test_client()
     assert sso_round_trip(client, "sso-only").status_code == 302
