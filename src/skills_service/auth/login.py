@@ -87,6 +87,13 @@ def _second_factor_accepted(person: Person, code: str) -> bool:
     """A code given along with the password, for an account whose budget is spent."""
     account = sign_in_throttle.account_key(person.email)
     if person.mfa_enabled_at is None or not code:
+        audit.record(
+            db.session,
+            "login.failed",
+            target_type="person",
+            target_id=person.id,
+            after={"method": "password", "reason": "second factor needed"},
+        )
         return False
     if sign_in_throttle.guarded(sign_in_throttle.WRONG_CODES, account):
         return False
