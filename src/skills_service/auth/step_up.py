@@ -1,10 +1,11 @@
 """Step-up: a recent re-authentication before the actions of ``policy.STEP_UP_ACTIONS``.
 
-A sign-in, a password change and a confirmation at ``/account/confirm`` rotate the
-session id and record the time in the server-side session
-(``sessions.recently_authenticated``). A person without a password (single sign-on
-only) confirms by a fresh round trip to the identity provider, asked to
-authenticate them again (``prompt=login``, ``max_age=0``), which signs them in anew.
+A sign-in, a password change, a second-factor enrolment and a confirmation at
+``/account/confirm`` rotate the session id, which records the time in the
+server-side session (``sessions.recently_authenticated``). A person without a
+password (single sign-on only) confirms by a fresh round trip to the identity
+provider, asked to authenticate them again (``prompt=login``, ``max_age=0``), which
+signs them in anew.
 
 Wrong confirmations spend the account's budget of wrong passwords, as sign-in
 does: a stolen session cannot guess its owner's password any faster than a stranger.
