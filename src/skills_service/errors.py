@@ -31,12 +31,26 @@ class Forbidden(DomainError):
     pass
 
 
+class ReauthenticationRequired(Forbidden):
+    """Allowed, but only after the person confirms who they are again (a step-up)."""
+
+
 class Unauthenticated(DomainError):
     pass
 
 
 class InvalidCredentials(Unauthenticated):
-    """A credential was presented and is wrong, expired or revoked."""
+    """A credential was presented and is malformed, unknown, wrong, expired or revoked.
+
+    Every such refusal carries the same message, so an answer never tells a caller
+    which check failed (a revoked token from an unknown one, a bad signature from an
+    expired JWT).
+    """
+
+    DETAIL = "The access token is invalid, expired or revoked."
+
+    def __init__(self) -> None:
+        super().__init__(self.DETAIL)
 
 
 class PreconditionRequired(DomainError):

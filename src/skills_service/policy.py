@@ -14,10 +14,10 @@ request or a database session, so every rule is unit-testable.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum, auto
 
-from skills_service.errors import Forbidden, Unauthenticated
+from skills_service.errors import Forbidden, ReauthenticationRequired, Unauthenticated
 
 
 class Role(StrEnum):
@@ -45,7 +45,9 @@ class Action(Enum):
     PUBLIC = auto()
     READ_OWN_ACCOUNT = auto()
     MANAGE_OWN_ACCOUNT = auto()
+    MANAGE_SECOND_FACTOR = auto()
     MANAGE_OWN_TOKENS = auto()
+    CREATE_OWN_TOKEN = auto()
     READ = auto()
     READ_PRIVATE = auto()
     EDIT_PROFICIENCY = auto()
@@ -64,7 +66,9 @@ class Action(Enum):
 MINIMUM_ROLE: Mapping[Action, Role] = {
     Action.READ_OWN_ACCOUNT: Role.VIEWER,
     Action.MANAGE_OWN_ACCOUNT: Role.VIEWER,
+    Action.MANAGE_SECOND_FACTOR: Role.VIEWER,
     Action.MANAGE_OWN_TOKENS: Role.MEMBER,
+    Action.CREATE_OWN_TOKEN: Role.MEMBER,
     Action.READ: Role.VIEWER,
     Action.READ_PRIVATE: Role.VIEWER,
     Action.EDIT_PROFICIENCY: Role.MEMBER,
@@ -84,7 +88,9 @@ MINIMUM_ROLE: Mapping[Action, Role] = {
 WRITES = frozenset(
     {
         Action.MANAGE_OWN_ACCOUNT,
+        Action.MANAGE_SECOND_FACTOR,
         Action.MANAGE_OWN_TOKENS,
+        Action.CREATE_OWN_TOKEN,
         Action.EDIT_PROFICIENCY,
         Action.VERIFY_PROFICIENCY,
         Action.SET_TEAM_TARGETS,
@@ -96,6 +102,12 @@ WRITES = frozenset(
 )
 """Actions that change state and so need a credential with the ``write`` scope."""
 
+STEP_UP_ACTIONS = frozenset({Action.MANAGE_SECOND_FACTOR, Action.CREATE_OWN_TOKEN})
+"""Actions that need a recent re-authentication: a browser session whose person
+signed in or confirmed their password a few minutes ago. A bearer credential never
+qualifies, so a token cannot enrol a second factor or mint another token. (Changing
+the password asks for the current one in the same form, which is its own step-up.)"""
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -105,6 +117,7 @@ class Principal:
     role: Role
     scopes: frozenset[Scope] = frozenset({Scope.READ, Scope.WRITE})
     managed_team_ids: frozenset[int] = field(default_factory=frozenset)
+    recently_authenticated: bool = False
 
     def manages_any(self, team_ids: frozenset[int]) -> bool:
         return not self.managed_team_ids.isdisjoint(team_ids)
@@ -167,15 +180,23 @@ def allows(principal: Principal | None, action: Action, target: Target = None) -
         return False
     if not _role_allows(principal, action):
         return False
+    if action in STEP_UP_ACTIONS and not principal.recently_authenticated:
+        return False
     return target is None or _object_allows(principal, action, target)
 
 
 def require(principal: Principal | None, action: Action, target: Target = None) -> None:
-    """Raise ``Unauthenticated``/``Forbidden`` unless ``allows(...)``."""
+    """Raise ``Unauthenticated``/``Forbidden`` unless ``allows(...)``; when only a recent
+    re-authentication is missing, ``ReauthenticationRequired``."""
     if principal is None and action is not Action.PUBLIC:
         raise Unauthenticated("Authentication is required.")
-    if not allows(principal, action, target):
-        raise Forbidden("You are not allowed to do this.")
+    if allows(principal, action, target):
+        return
+    if principal is not None and allows(
+        replace(principal, recently_authenticated=True), action, target
+    ):
+        raise ReauthenticationRequired("Confirm your password to do this.")
+    raise Forbidden("You are not allowed to do this.")
 
 
 DASHBOARD_PREFIX = "/dashboard/"
@@ -209,8 +230,9 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "oidc.callback": Action.PUBLIC,
     "account.overview": Action.READ_OWN_ACCOUNT,
     "account.change_password": Action.MANAGE_OWN_ACCOUNT,
-    "account.enrol_mfa": Action.MANAGE_OWN_ACCOUNT,
-    "account.create_token": Action.MANAGE_OWN_TOKENS,
+    "account.confirm": Action.MANAGE_OWN_ACCOUNT,
+    "account.enrol_mfa": Action.MANAGE_SECOND_FACTOR,
+    "account.create_token": Action.CREATE_OWN_TOKEN,
     "account.revoke_token": Action.MANAGE_OWN_TOKENS,
     "account.sign_out_everywhere": Action.MANAGE_OWN_ACCOUNT,
     "web.my_skills": Action.READ_OWN_ACCOUNT,

@@ -100,6 +100,8 @@ class Settings(BaseModel):
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     require_admin_mfa: bool = False
     login_rate_limit: str = "10/minute"
+    login_account_rate_limit: str = "50/hour"
+    mfa_account_rate_limit: str = "20/day"
     trusted_proxies: tuple[str, ...] = ()
     instance_path: Path = Field(default_factory=lambda: Path.cwd() / "instance")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -111,7 +113,12 @@ class Settings(BaseModel):
     unrecognised: tuple[str, ...] = Field(default=(), exclude=True)
 
     @field_validator(
-        "ratelimit_default", "ratelimit_per_address", "ratelimit_sensitive", "login_rate_limit"
+        "ratelimit_default",
+        "ratelimit_per_address",
+        "ratelimit_sensitive",
+        "login_rate_limit",
+        "login_account_rate_limit",
+        "mfa_account_rate_limit",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -40,6 +41,13 @@ def set_password(app: Flask, person_id: int, password: str) -> None:
         with session.begin():
             person = people.get_person(session, person_id)
             person.password_hash = passwords.hash_password(password)
+
+
+def with_password(app: Flask, make_actor: Callable[..., Actor], role: str = "member") -> Actor:
+    """A new person of ``role`` who signs in with ``PASSWORD``."""
+    actor = make_actor(role)
+    set_password(app, actor.person_id, PASSWORD)
+    return actor
 
 
 def session_cookie(client: FlaskClient) -> str | None:

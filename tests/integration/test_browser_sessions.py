@@ -164,7 +164,38 @@ def test_idle_sessions_expire(web_app: Flask, person: Actor) -> None:
     interface = web_app.session_interface
     assert isinstance(interface, sessions.ServerSessionInterface)
     real_clock = interface.clock
-    interface.clock = lambda: real_clock() + interface.timeouts.idle_seconds + 5
+    timeouts = interface.timeouts
+    interface.clock = lambda: real_clock() + timeouts.idle_seconds + timeouts.renewal_seconds + 1
+    assert client.get("/account").status_code == 302
+
+
+class SteppedClock:
+    """The session interface's clock, moved forward by the test only."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("idle_minutes", [1, 30])
+def test_a_person_active_within_the_idle_window_is_never_signed_out(
+    store_settings: Settings, make_app: MakeApp, make_actor: MakeActor, idle_minutes: int
+) -> None:
+    app = make_app(changed(store_settings, session_idle_minutes=idle_minutes))
+    client = signed_in(app, make_actor("member"))
+    interface = app.session_interface
+    assert isinstance(interface, sessions.ServerSessionInterface)
+    clock = SteppedClock(interface.clock())
+    interface.clock = clock
+    idle, renewal = interface.timeouts.idle_seconds, interface.timeouts.renewal_seconds
+    # A request soon after a renewal does not renew; the next one comes just inside
+    # the idle window measured from that request.
+    for gap in [renewal / 2, idle - 1] * 5:
+        clock.now += gap
+        assert client.get("/account").status_code == 200, f"signed out after a {gap} s gap"
+    clock.now += idle + renewal + 1
     assert client.get("/account").status_code == 302
 
 

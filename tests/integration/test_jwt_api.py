@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select
 
+from skills_service.errors import InvalidCredentials
 from skills_service.extensions import db
 from skills_service.models import Person
-from skills_service.services import people
+from skills_service.models.base import utcnow
+from skills_service.services import people, tokens
 from skills_service.settings import Settings
 from tests.conftest import Actor, MakeActor, MakeApp, changed
 from tests.integration.browser import signed_in
@@ -192,3 +195,60 @@ def test_jwts_are_refused_when_no_audience_is_configured(
     app = make_app(changed(settings, oidc_issuer=provider.issuer))
     token = sign(rsa_key, claims_for(provider, email_verified=True), "RS256")
     assert app.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 401
+
+
+def _refusal(app: Flask, authorization: str) -> tuple[dict[str, object], str]:
+    response = app.test_client().get("/api/v1/me", headers={"Authorization": authorization})
+    assert response.status_code == 401, authorization
+    assert response.mimetype == "application/problem+json"
+    body = dict(response.json or {})
+    assert body.pop("request_id")
+    return body, response.headers["WWW-Authenticate"]
+
+
+def _personal_tokens_that_fail(app: Flask, make_actor: MakeActor) -> list[str]:
+    """An expired, a revoked and a deactivated owner's token, each once valid."""
+    expired, revoked, deactivated = (make_actor("member") for _ in range(3))
+    with app.app_context():
+        session = db.session
+        with session.begin():
+            person = people.get_person(session, expired.person_id)
+            old = tokens.create_token(
+                session,
+                person=person,
+                name="old",
+                scopes=["read"],
+                expires_days=1,
+                max_days=365,
+                now=utcnow() - timedelta(days=2),
+            )
+            (token_id,) = [t.id for t in tokens.tokens_of(session, revoked.person_id)]
+            tokens.revoke_token(session, token_id=token_id)
+            people.get_person(session, deactivated.person_id).active = False
+    return [old.secret, revoked.token, deactivated.token]
+
+
+def test_every_bearer_failure_is_the_same_problem_and_challenge(
+    jwt_app: Flask, provider: FakeProvider, rsa_key: RSAKey, make_actor: MakeActor
+) -> None:
+    outsider = RSAKey.generate_key(2048)
+    local = make_actor("admin")
+    jwts = [
+        sign(rsa_key, claims_for(provider, email_verified=True, exp=1), "RS256"),
+        sign(rsa_key, claims_for(provider, email_verified=True, aud="another-api"), "RS256"),
+        sign(outsider, claims_for(provider, email_verified=True), "RS256", kid=rsa_key.kid),
+        sign(rsa_key, claims_for(provider, email=local.email, email_verified=False), "RS256"),
+        "not.a.jwt",
+    ]
+    personal = [f"sks_{'x' * 43}", "sks_short", *_personal_tokens_that_fail(jwt_app, make_actor)]
+    authorizations = [
+        *(f"Bearer {secret}" for secret in (*personal, *jwts)),
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "Bearer " + "a" * 9000,
+    ]
+    refusals = [_refusal(jwt_app, authorization) for authorization in authorizations]
+    assert all(refusal == refusals[0] for refusal in refusals), refusals
+    body, challenge = refusals[0]
+    assert body["detail"] == InvalidCredentials.DETAIL
+    assert challenge == 'Bearer realm="skills-service", error="invalid_token"'

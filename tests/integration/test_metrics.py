@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from skills_service.settings import Settings
 from tests.conftest import MakeActor, MakeApp, changed
-from tests.integration.browser import sign_in
+from tests.integration.browser import post_form, sign_in, signed_in
 from tests.integration.responses import assert_problem
 
 METRICS_TOKEN = "m" * 40
@@ -83,3 +83,14 @@ def test_login_failures_and_rate_limit_refusals_are_counted(
 def test_a_short_metrics_token_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         Settings(metrics_token="short")
+
+
+def test_wrong_password_confirmations_are_counted_as_failures(
+    metrics_app: Flask, make_actor: MakeActor
+) -> None:
+    browser = signed_in(metrics_app, make_actor("member"))
+    before = sample(browser, "skills_login_failures_total", step="re-authentication")
+    refused = post_form(browser, "/account/confirm", {"password": "not the password at all"})
+    assert refused.status_code == 401
+    after = sample(browser, "skills_login_failures_total", step="re-authentication")
+    assert after == before + 1

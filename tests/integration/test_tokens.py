@@ -15,7 +15,7 @@ from skills_service.models import ApiToken
 from skills_service.models.base import utcnow
 from skills_service.services import people, teams, tokens
 from tests.conftest import Actor
-from tests.integration.browser import signed_in
+from tests.integration.browser import signed_in, submit
 
 ME = "/api/v1/me"
 
@@ -133,3 +133,61 @@ def test_expiry_beyond_the_maximum_is_refused(app: Flask, member: Actor) -> None
             tokens.create_token(
                 session, person=person, name="long", scopes=["read"], expires_days=400, max_days=365
             )
+
+
+def token_events(app: Flask, admin: Actor, token_owner: Actor) -> list[dict[str, object]]:
+    """The audit trail's revocations of ``token_owner``'s tokens."""
+    events = app.test_client().get(
+        "/api/v1/audit", query_string={"action": "api_token.updated"}, headers=admin.headers
+    )
+    with app.app_context():
+        owned = {str(token.id) for token in tokens.tokens_of(db.session, token_owner.person_id)}
+    return [
+        event
+        for event in events.json["items"]
+        if event["target_id"] in owned and "revoked_at" in (event["after"] or {})
+    ]
+
+
+def sign_out_everywhere(app: Flask, member: Actor, data: dict[str, str]) -> None:
+    browser = signed_in(app, member)
+    page = browser.get("/account").get_data(as_text=True)
+    assert 'name="revoke_tokens" value="y" checked' in page
+    response = submit(browser, page, "/account/sign-out-everywhere", data)
+    assert response.headers["Location"] == "/login"
+    assert browser.get("/account").status_code == 302
+
+
+def test_signing_out_everywhere_revokes_the_tokens_by_default(
+    app: Flask, client: FlaskClient, member: Actor, admin: Actor
+) -> None:
+    sign_out_everywhere(app, member, {"revoke_tokens": "y"})
+    assert client.get(ME, headers=member.headers).status_code == 401
+    assert len(token_events(app, admin, member)) == 1
+
+
+def test_signing_out_everywhere_keeps_the_tokens_when_asked(
+    app: Flask, client: FlaskClient, member: Actor, admin: Actor
+) -> None:
+    sign_out_everywhere(app, member, {})
+    assert client.get(ME, headers=member.headers).status_code == 200
+    assert token_events(app, admin, member) == []
+
+
+@pytest.mark.parametrize("via", ["api", "admin page"])
+def test_an_admin_password_reset_revokes_the_persons_tokens(
+    app: Flask, client: FlaskClient, member: Actor, admin: Actor, via: str
+) -> None:
+    if via == "api":
+        reset = client.post(
+            f"/api/v1/people/{member.person_id}/password-reset", headers=admin.headers
+        )
+        assert reset.status_code == 200
+    else:
+        browser = signed_in(app, admin)
+        page = browser.get("/admin/people").get_data(as_text=True)
+        reset = submit(browser, page, f"/admin/people/{member.person_id}/password-reset", {})
+        assert reset.status_code == 200
+    assert client.get(ME, headers=member.headers).status_code == 401
+    assert client.get(ME, headers=admin.headers).status_code == 200
+    assert len(token_events(app, admin, member)) == 1

@@ -24,7 +24,6 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from skills_service.auth.jwt_bearer import (
-    REJECTION_DETAIL,
     JwksCache,
     require_fetchable_url,
     verify_access_token,
@@ -174,8 +173,8 @@ def verify(token: str, cache: JwksCache, provider: FakeProvider) -> dict[str, An
 def assert_rejected(token: str, cache: JwksCache, provider: FakeProvider) -> None:
     with pytest.raises(InvalidCredentials) as raised:
         verify(token, cache, provider)
-    assert raised.value.detail == REJECTION_DETAIL
-    assert str(raised.value) == REJECTION_DETAIL
+    assert raised.value.detail == InvalidCredentials.DETAIL
+    assert str(raised.value) == InvalidCredentials.DETAIL
     if token:
         assert token not in str(raised.value)
     assert raised.value.__cause__ is None

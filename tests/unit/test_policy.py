@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from skills_service import policy
-from skills_service.errors import Forbidden, Unauthenticated
+from skills_service.errors import Forbidden, ReauthenticationRequired, Unauthenticated
 from skills_service.policy import Action, PersonTarget, Principal, Role, Scope, TeamTarget
 
 TEAM = 7
@@ -121,3 +123,22 @@ def test_administration_is_for_admins(action: Action) -> None:
 def test_an_unknown_route_has_no_policy() -> None:
     assert policy.route_action("nowhere.view") is None
     assert policy.route_action(None) is None
+
+
+@pytest.mark.parametrize("action", sorted(policy.STEP_UP_ACTIONS, key=lambda a: a.name))
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.ADMIN])
+def test_step_up_actions_need_a_recent_authentication_whatever_the_role(
+    action: Action, role: Role
+) -> None:
+    stale = principal(role)
+    assert not policy.allows(stale, action)
+    with pytest.raises(ReauthenticationRequired):
+        policy.require(stale, action)
+    policy.require(replace(stale, recently_authenticated=True), action)
+
+
+def test_a_recent_authentication_grants_nothing_the_role_does_not() -> None:
+    viewer = replace(principal(Role.VIEWER), recently_authenticated=True)
+    with pytest.raises(Forbidden) as refused:
+        policy.require(viewer, Action.CREATE_OWN_TOKEN)
+    assert not isinstance(refused.value, ReauthenticationRequired)

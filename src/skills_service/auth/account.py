@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from skills_service import policy
-from skills_service.auth import login, sessions
-from skills_service.auth.forms import EnrolmentForm, PasswordChangeForm, TokenForm
+from skills_service.auth import login, sessions, step_up
+from skills_service.auth.forms import (
+    ConfirmPasswordForm,
+    EnrolmentForm,
+    PasswordChangeForm,
+    SignOutEverywhereForm,
+    TokenForm,
+)
 from skills_service.auth.principal import require_principal
-from skills_service.errors import InvalidInput
+from skills_service.errors import InvalidInput, ReauthenticationRequired
 from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import Action
@@ -36,8 +51,33 @@ def overview() -> str:
     )
 
 
+@blueprint.route("/confirm", methods=["GET", "POST"])
+def confirm() -> str | login.Answer:
+    """Confirm the password (or, without one, single sign-on) before a step-up action."""
+    person_id = require_principal().person_id
+    with db.session.begin():
+        has_password = people.get_person(db.session, person_id).password_hash is not None
+    target = login.safe_next(request.args.get("next")) or url_for("account.overview")
+    form = ConfirmPasswordForm()
+    if not has_password:
+        login.server_session()[login.NEXT] = target
+        return step_up.confirmation_page(form, target=target, sso_only=True)
+    if not form.validate_on_submit():
+        page = step_up.confirmation_page(form, target=target)
+        return page, 422 if form.is_submitted() else 200
+    return step_up.confirm_password(
+        form, person_id=person_id, password=form.password.data or "", target=target
+    )
+
+
+@blueprint.app_errorhandler(ReauthenticationRequired)
+def ask_for_confirmation(error: ReauthenticationRequired) -> Response:
+    return step_up.ask_for_confirmation(error)
+
+
 @blueprint.route("/password", methods=["GET", "POST"])
-def change_password() -> str | Response | tuple[str, int]:
+def change_password() -> str | login.Answer:
+    """The current password in the form is this change's re-authentication."""
     form = PasswordChangeForm()
     if not form.validate_on_submit():
         return render_template("auth/password.html", form=form)
@@ -45,6 +85,10 @@ def change_password() -> str | Response | tuple[str, int]:
     try:
         with session.begin():
             person = people.get_person(session, require_principal().person_id)
+            if (refused := step_up.seconds_refused(person.email)) is not None:
+                errors = {"current_password": [step_up.GUARDED]}
+                page = render_template("auth/password.html", form=form, errors=errors)
+                return page, 429, {"Retry-After": str(refused)}
             accounts.change_password(
                 session,
                 person=person,
@@ -52,6 +96,8 @@ def change_password() -> str | Response | tuple[str, int]:
                 new_password=form.new_password.data or "",
             )
     except InvalidInput as exc:
+        if "current_password" in exc.errors:
+            step_up.record_wrong_password(person.email)
         return render_template("auth/password.html", form=form, errors=exc.errors), 422
     # Every other session ended with the epoch bump; this one continues under a new id.
     sessions.rotate(login.server_session(), person_id=person.id, epoch=person.session_epoch)
@@ -70,9 +116,10 @@ def enrol_mfa() -> str | Response | tuple[str, int]:
         return _enrolment_page(form, person_id, secret=pending), 422
     session = db.session
     with session.begin():
+        person = people.get_person(session, person_id)
         codes = mfa.confirm_enrolment(
             session,
-            person=people.get_person(session, person_id),
+            person=person,
             secret=pending,
             code=form.code.data or "",
             secret_key=current_app.config["SECRET_KEY"],
@@ -80,7 +127,8 @@ def enrol_mfa() -> str | Response | tuple[str, int]:
     if not codes:
         error = "That code is not valid; try the next one."
         return _enrolment_page(form, person_id, secret=pending, error=error), 422
-    login.server_session().pop(PENDING_TOTP, None)
+    # A new second factor is a new privilege level: a new session id.
+    sessions.rotate(login.server_session(), person_id=person_id, epoch=person.session_epoch)
     return render_template("auth/recovery_codes.html", codes=codes)
 
 
@@ -96,7 +144,7 @@ def _enrolment_page(
 @blueprint.post("/tokens")
 def create_token() -> Response | tuple[str, int]:
     principal = require_principal()
-    policy.require(principal, Action.MANAGE_OWN_TOKENS)
+    policy.require(principal, Action.CREATE_OWN_TOKEN)
     form = TokenForm()
     if not form.validate_on_submit():
         flash("The token was not created: check the name, scopes and expiry.")
@@ -127,10 +175,14 @@ def revoke_token(token_id: int) -> Response:
 
 @blueprint.post("/sign-out-everywhere")
 def sign_out_everywhere() -> Response:
+    """End every session; with the box ticked (as it is by default), revoke every token."""
+    form = SignOutEverywhereForm()
     session = db.session
     with session.begin():
         person = people.get_person(session, require_principal().person_id)
         people.end_sessions(person)
+        if form.validate_on_submit() and form.revoke_tokens.data:
+            tokens.revoke_tokens_of(session, person_id=person.id)
     sessions.store_of(current_app).delete_for_person(person.id)
     sessions.end(login.server_session())
     return redirect(url_for("auth.login_page"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+from wtforms import BooleanField, IntegerField, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     email = StringField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField(
+        "Authentication code or recovery code", validators=[Optional(), Length(max=32)]
+    )
 
 
 class SecondFactorForm(FlaskForm):  # type: ignore[misc]
@@ -17,6 +20,14 @@ class SecondFactorForm(FlaskForm):  # type: ignore[misc]
         "Authentication code or recovery code",
         validators=[DataRequired(), Length(min=6, max=32)],
     )
+
+
+class SignOutEverywhereForm(FlaskForm):  # type: ignore[misc]
+    revoke_tokens = BooleanField("Also revoke my API tokens", default=True)
+
+
+class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]

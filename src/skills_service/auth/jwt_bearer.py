@@ -29,7 +29,6 @@ from skills_service.errors import InvalidCredentials
 
 log = logging.getLogger(__name__)
 
-REJECTION_DETAIL = "The access token is invalid or expired."
 MAX_TOKEN_CHARS = 8192
 MAX_DOCUMENT_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
@@ -299,4 +298,4 @@ def verify_access_token(
         return _verified_claims(token, jwks=jwks, issuer=issuer, audience=audience, leeway=leeway)
     except _Rejected as exc:
         log.info("access token rejected", extra={"reason": exc.reason})
-        raise InvalidCredentials(REJECTION_DETAIL) from None
+        raise InvalidCredentials() from None

@@ -15,7 +15,7 @@ from typing import Any
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, url_for
+from flask import Blueprint, Flask, current_app, request, url_for
 from werkzeug.wrappers import Response
 
 from skills_service.auth import login
@@ -44,7 +44,10 @@ def _client() -> Any:
 
 @blueprint.get("")
 def start() -> Response:
-    response: Response = _client().authorize_redirect(url_for("oidc.callback", _external=True))
+    """To the provider; ``?reauthenticate=1`` (a step-up) asks it to authenticate anew."""
+    fresh = {"prompt": "login", "max_age": 0} if request.args.get("reauthenticate") else {}
+    callback_url = url_for("oidc.callback", _external=True)
+    response: Response = _client().authorize_redirect(callback_url, **fresh)
     return response
 
 

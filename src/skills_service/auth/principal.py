@@ -44,7 +44,7 @@ def _bearer_secret() -> str | None:
         return None
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip() or len(header) > 8192:
-        raise InvalidCredentials("The Authorization header must be 'Bearer <token>'.")
+        raise InvalidCredentials()
     return secret.strip()
 
 
@@ -59,7 +59,7 @@ def _from_bearer(secret: str) -> Principal:
     if secret.startswith(tokens.PREFIX):
         owner = tokens.authenticate(session, secret)
         if owner is None:
-            raise InvalidCredentials("The access token is invalid, expired or revoked.")
+            raise InvalidCredentials()
         g.credential = "token"
         return principal_for(owner.person, tokens.token_scopes(owner.token), owner.managed_team_ids)
     g.credential = "jwt"
@@ -76,7 +76,7 @@ def _from_jwt(session: Session, token: str) -> Principal:
     settings: Settings = current_app.config["SKILLS_SETTINGS"]
     cache: jwt_bearer.JwksCache | None = current_app.extensions.get(JWKS_KEY)
     if cache is None or settings.oidc_issuer is None or settings.oidc_audience is None:
-        raise InvalidCredentials("The access token is invalid, expired or revoked.")
+        raise InvalidCredentials()
     claims = jwt_bearer.verify_access_token(
         token, jwks=cache, issuer=settings.oidc_issuer, audience=settings.oidc_audience
     )
@@ -88,7 +88,7 @@ def _from_jwt(session: Session, token: str) -> Principal:
             roles=identities.RoleMapping(settings.oidc_roles(), settings.oidc_default_role),
         )
     except Unauthenticated:
-        raise InvalidCredentials("The access token is invalid, expired or revoked.") from None
+        raise InvalidCredentials() from None
     granted = str(claims.get("scope", "")).split()
     scopes = {Scope.READ} | ({Scope.WRITE} if JWT_WRITE_SCOPE in granted else set())
     managed = teams.managed_ids(
@@ -109,7 +109,13 @@ def _from_session() -> Principal | None:
         sessions.end(web)
         return None
     g.required_step = login.required_step(person)
-    return principal_for(person, frozenset({Scope.READ, Scope.WRITE}), teams.managed_ids(rows))
+    return Principal(
+        person_id=person.id,
+        role=Role(person.role),
+        scopes=frozenset({Scope.READ, Scope.WRITE}),
+        managed_team_ids=teams.managed_ids(rows),
+        recently_authenticated=sessions.recently_authenticated(web),
+    )
 
 
 def load_principal() -> None:

@@ -6,8 +6,8 @@ the person's ``session_epoch`` when it was made (bumping the epoch ends every
 session of that person on every replica at once), and small per-session data
 (the CSRF secret, pending sign-in steps).
 
-Idle and absolute timeouts are enforced on load; the id is rotated at sign-in and
-at every privilege change (``rotate``).
+Idle and absolute timeouts are enforced on load (see ``Timeouts``); the id is
+rotated at sign-in, at every privilege change and at every step-up (``rotate``).
 
 When the store cannot be reached, a request that relies on its session (it has no
 bearer token) answers 503, and so does one that would store a new session; a request
@@ -50,6 +50,8 @@ DEVELOPMENT_COOKIE = "skills_session"
 LAST_SEEN_RESOLUTION = 60.0
 MAX_COOKIE_LENGTH = 128
 STORE_KEY = "skills_service.session_store"
+AUTHENTICATED_AT = "authenticated_at"
+RECENT_AUTHENTICATION_SECONDS = 300
 STORE_UNAVAILABLE = "Sign-in sessions cannot be read or stored right now; try again shortly."
 
 
@@ -198,8 +200,30 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 
 @dataclass(frozen=True)
 class Timeouts:
+    """The idle and absolute lifetimes of a session.
+
+    Last-seen is renewed by a request only once it is ``renewal_seconds`` old (so
+    that not every request writes to the store); it therefore lags the latest
+    request by less than that, and the idle check allows exactly that lag. A person
+    whose requests come less than ``idle_seconds`` apart is never signed out, and a
+    session left alone ends within ``idle_seconds + renewal_seconds``.
+    """
+
     idle_seconds: int
     absolute_seconds: int
+
+    @property
+    def renewal_seconds(self) -> float:
+        return min(LAST_SEEN_RESOLUTION, self.idle_seconds / 10)
+
+    def idle_expired(self, record: SessionRecord, now: float) -> bool:
+        return now - record.last_seen_at > self.idle_seconds + self.renewal_seconds
+
+    def stored_seconds(self, record: SessionRecord, now: float) -> int:
+        """How long the store keeps a record saved at ``now``: its idle or absolute end."""
+        idle_end = record.last_seen_at + self.idle_seconds + self.renewal_seconds
+        absolute_end = record.created_at + self.absolute_seconds
+        return int(max(1, min(idle_end, absolute_end) - now))
 
 
 class ServerSessionInterface(SessionInterface):
@@ -243,7 +267,7 @@ class ServerSessionInterface(SessionInterface):
             return None
         now = self.clock()
         if (
-            now - record.last_seen_at > self.timeouts.idle_seconds
+            self.timeouts.idle_expired(record, now)
             or now - record.created_at > self.timeouts.absolute_seconds
         ):
             with _reachable_store():
@@ -274,7 +298,7 @@ class ServerSessionInterface(SessionInterface):
             self._clear_cookie(response)
             return
         now = self.clock()
-        stale = now - session.record.last_seen_at >= LAST_SEEN_RESOLUTION
+        stale = now - session.record.last_seen_at >= self.timeouts.renewal_seconds
         empty = not session and session.person_id is None
         if not (session.modified or stale) or (session.session_id is None and empty):
             return
@@ -282,8 +306,7 @@ class ServerSessionInterface(SessionInterface):
             session.session_id = secrets.token_urlsafe(32)
         session.record.last_seen_at = now
         session.record.data = dict(session)
-        remaining_absolute = self.timeouts.absolute_seconds - (now - session.record.created_at)
-        ttl = int(max(1, min(self.timeouts.idle_seconds, remaining_absolute)))
+        ttl = self.timeouts.stored_seconds(session.record, now)
         self.store.save(_store_key(session.session_id), session.record, ttl)
         response.set_cookie(
             self.cookie_name,
@@ -332,8 +355,18 @@ def _save_now(response: Response) -> Response:
     return response
 
 
+def now() -> float:
+    """The session clock (the interface's, which tests can move)."""
+    interface = current_app.session_interface
+    return interface.clock() if isinstance(interface, ServerSessionInterface) else time.time()
+
+
 def rotate(session: ServerSession, *, person_id: int | None, epoch: int) -> None:
-    """A new id for a new privilege level (fixation defence); the old id dies."""
+    """A new id for a new privilege level (fixation defence); the old id dies.
+
+    Every rotation follows an authentication (sign-in, password change, second-factor
+    enrolment, step-up), so it also records when the person last proved who they are.
+    """
     if session.session_id is not None:
         session.rotated_from = session.session_id
     session.session_id = None
@@ -341,7 +374,14 @@ def rotate(session: ServerSession, *, person_id: int | None, epoch: int) -> None
     data = dict(session)
     session.clear()
     session.update({key: value for key, value in data.items() if key == "next"})
+    session[AUTHENTICATED_AT] = now()
     session.modified = True
+
+
+def recently_authenticated(session: ServerSession) -> bool:
+    """Whether the person authenticated within ``RECENT_AUTHENTICATION_SECONDS``."""
+    at = session.get(AUTHENTICATED_AT)
+    return isinstance(at, int | float) and now() - at <= RECENT_AUTHENTICATION_SECONDS
 
 
 def end(session: ServerSession) -> None:

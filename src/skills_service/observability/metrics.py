@@ -56,7 +56,11 @@ POOL_CHECKED_OUT = Gauge(
 POOL_SIZE = Gauge(
     "skills_db_pool_size", "Database connections held by the pool.", multiprocess_mode="livesum"
 )
-SIGN_IN_STEPS = {"auth.login_page": "password", "auth.login_mfa": "second factor"}
+SIGN_IN_STEPS = {
+    "auth.login_page": "password",
+    "auth.login_mfa": "second factor",
+    "account.confirm": "re-authentication",
+}
 UNMATCHED_ROUTE = "<unmatched>"
 
 

@@ -8,9 +8,11 @@ even a flood of bad credentials is bounded:
 * per address (``SKILLS_RATELIMIT_PER_ADDRESS``): the client address, as trusted
   proxies report it (an office behind one NAT shares it, so it is the larger one).
 
-Sign-in has its own limits per address and per account (``SKILLS_LOGIN_RATE_LIMIT``),
-and token creation, imports and diagnostics a stricter one per credential
-(``SKILLS_RATELIMIT_SENSITIVE``), all listed in ``BUDGETS``. Probes, the metrics
+Sign-in has its own limits per address and per (account, address)
+(``SKILLS_LOGIN_RATE_LIMIT``), and token creation, imports and diagnostics a
+stricter one per credential (``SKILLS_RATELIMIT_SENSITIVE``), all listed in
+``BUDGETS``. Per account, sign-in is bounded by the budgets of ``sign_in_throttle``,
+which only failures spend, so that nobody can lock a person out. Probes, the metrics
 scrape and static assets are exempt.
 
 Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
@@ -32,8 +34,7 @@ from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 
 from skills_service.auth import sessions
-from skills_service.errors import InvalidInput
-from skills_service.services.people import normalise_email
+from skills_service.security import sign_in_throttle
 from skills_service.settings import Settings
 
 REDIS_TIMEOUTS: dict[str, str | int] = {"socket_connect_timeout": 1, "socket_timeout": 1}
@@ -41,7 +42,10 @@ EXEMPT_ENDPOINTS = frozenset(
     {"static", "health.healthz", "health.readyz", "metrics.metrics", "docs.swagger_asset"}
 )
 EXEMPT_PREFIXES = ("/dashboard/_dash-component-suites/", "/dashboard/assets/")
-SIGN_IN_ENDPOINTS = frozenset({"auth.login_page", "auth.login_mfa"})
+SIGN_IN_ENDPOINTS = frozenset(
+    {"auth.login_page", "auth.login_mfa", "account.confirm", "account.change_password"}
+)
+"""Every step that checks a password or a code, sign-in or step-up."""
 SENSITIVE_ENDPOINTS = frozenset(
     {
         "account.create_token",
@@ -70,13 +74,9 @@ def address_key() -> str:
     return "address:" + get_remote_address()
 
 
-def login_account_key() -> str:
-    """Throttle per account as well as per address, without revealing which exist."""
-    raw = request.form.get("email", "")[:320]
-    try:
-        return "login-account:" + normalise_email(raw)
-    except InvalidInput:
-        return "login-account:invalid"
+def login_account_address_key() -> str:
+    """The account a password is tried for, from this address (whether or not it exists)."""
+    return f"login-{sign_in_throttle.account_key(request.form.get('email', ''))}|{address_key()}"
 
 
 def _counted() -> bool:
@@ -109,7 +109,12 @@ BUDGETS = (
     Budget("credential", lambda s: s.ratelimit_default, credential_key, _counted),
     Budget("address", lambda s: s.ratelimit_per_address, address_key, _counted),
     Budget("sign-in-address", lambda s: s.login_rate_limit, address_key, _signing_in),
-    Budget("sign-in-account", lambda s: s.login_rate_limit, login_account_key, _giving_a_password),
+    Budget(
+        "sign-in-account-address",
+        lambda s: s.login_rate_limit,
+        login_account_address_key,
+        _giving_a_password,
+    ),
     Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
 )
 """Every rate limit of the service, in one place."""
@@ -159,7 +164,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         storage_options=REDIS_TIMEOUTS if uri.startswith(("redis", "rediss")) else {},
         headers_enabled=False,
         in_memory_fallback_enabled=True,
-        key_prefix="skills",
+        key_prefix=sign_in_throttle.KEY_PREFIX,
     )
     limiter.init_app(app)
+    app.extensions[sign_in_throttle.LIMITER_KEY] = limiter
     app.after_request(lambda response: _rate_limit_headers(limiter, response))

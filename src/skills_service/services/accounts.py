@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import InvalidInput
 from skills_service.models import Person
 from skills_service.models.base import utcnow
-from skills_service.services import audit, passwords, people
+from skills_service.services import audit, passwords, people, tokens
 
 
 def authenticate_password(session: Session, *, email: str, password: str) -> Person | None:
@@ -36,6 +36,22 @@ def authenticate_password(session: Session, *, email: str, password: str) -> Per
     return person
 
 
+def confirm_password(session: Session, *, person: Person, password: str) -> bool:
+    """A signed-in person proves it is still them (a step-up); a refusal is audited."""
+    confirmed = person.password_hash is not None and passwords.verify_password(
+        person.password_hash, password
+    )
+    if not confirmed:
+        audit.record(
+            session,
+            "reauthentication.failed",
+            target_type="person",
+            target_id=person.id,
+            after={"method": "password"},
+        )
+    return confirmed
+
+
 def _inputs_of(person: Person) -> list[str]:
     return [person.email, person.email.split("@", 1)[0], person.name]
 
@@ -59,11 +75,16 @@ def change_password(
 
 
 def admin_reset_password(session: Session, *, person: Person) -> str:
-    """A random one-time password, to be changed at the next sign-in."""
+    """A random one-time password, to be changed at the next sign-in.
+
+    A reset is account recovery: whoever held the account may also hold its tokens,
+    so every session ends and every token is revoked.
+    """
     one_time = secrets.token_urlsafe(18)
     person.password_hash = passwords.HASHER.hash(one_time)
     person.password_changed_at = utcnow()
     person.must_change_password = True
     people.end_sessions(person)
+    tokens.revoke_tokens_of(session, person_id=person.id)
     session.flush()
     return one_time

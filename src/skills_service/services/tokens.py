@@ -124,6 +124,22 @@ def revoke_token(
     return token
 
 
+def revoke_tokens_of(session: Session, *, person_id: int, now: datetime | None = None) -> int:
+    """Revoke every live token of a person (each change audited); how many there were."""
+    at = now or utcnow()
+    live = session.scalars(
+        select(ApiToken).where(
+            ApiToken.person_id == person_id,
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > at,
+        )
+    ).all()
+    for token in live:
+        token.revoked_at = at
+    session.flush()
+    return len(live)
+
+
 def authenticate(session: Session, secret: str, now: datetime | None = None) -> TokenOwner | None:
     """The live token for ``secret`` with its owner, in one statement; or None."""
     if not secret.startswith(PREFIX) or len(secret) != SECRET_LENGTH:
