@@ -326,22 +326,25 @@ def _count(number: int, noun: str) -> str:
 def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
     """Audit or fix the hardening of compose files, Dockerfiles and daemon.json.
 
+    A directory stands for the files in it that harden knows by name (Dockerfile*,
+    *.Dockerfile, compose*.y*ml, docker-compose*.y*ml, daemon.json); its
+    subdirectories are not entered (name each one), hidden files and FILE.bak
+    backups are skipped, and a directory without any such file is an error.
+
     Exit 0 when nothing is left to fix, 1 when findings remain, 2 when a file
     cannot be read or is of an unknown kind (then no file is changed).
     """
     if check == write:
         raise click.UsageError("give exactly one of --check or --write")
-    # The same file named twice would be fixed twice from one reading.
-    unique: dict[Path, Path] = {}
-    for path in paths:
-        unique.setdefault(path.resolve(), path)
+    files, unusable = _harden_files(paths)
     targets: list[harden.Target] = []
-    for path in unique.values():
+    for path in files:
         try:
             targets.append(harden.load(path))
         except harden.HardenError as exc:
+            unusable = True
             click.echo(f"error: {path}: {exc}", err=True)
-    if len(targets) < len(unique):
+    if unusable:
         sys.exit(EXIT_UNUSABLE_FILE)
     remaining: list[tuple[str, harden.Finding]] = []
     for target in targets:
@@ -371,6 +374,26 @@ def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
     click.echo(summary)
     if remaining:
         sys.exit(1)
+
+
+def _harden_files(paths: tuple[Path, ...]) -> tuple[list[Path], bool]:
+    """The files the paths name, each once, and whether a directory could not be used.
+
+    The same file named twice (or by a directory and by name) would be fixed twice
+    from one reading.
+    """
+    unique: dict[Path, Path] = {}
+    unusable = False
+    for path in paths:
+        try:
+            found = harden.files_in(path) if path.is_dir() else [path]
+        except harden.HardenError as exc:
+            click.echo(f"error: {path}: {exc}", err=True)
+            unusable = True
+            continue
+        for file in found:
+            unique.setdefault(file.resolve(), file)
+    return list(unique.values()), unusable
 
 
 @cli.command("serve", with_appcontext=False)
