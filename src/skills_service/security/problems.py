@@ -46,11 +46,12 @@ _DOMAIN_STATUS: Mapping[type[errors.DomainError], HTTPStatus] = {
 }
 
 
-MACHINE_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
+MACHINE_PATHS = ("/api/", "/scim/", "/dashboard/_dash-", "/healthz", "/readyz", "/metrics")
+"""Paths read by programs, not people: the API, SCIM, Dash's own requests, probes."""
 
 
 def wants_html() -> bool:
-    """Browser pages get HTML errors; the API and probes get problem+json."""
+    """Browser pages get HTML errors; the machine paths get problem+json."""
     return has_request_context() and not request.path.startswith(MACHINE_PATHS)
 
 
