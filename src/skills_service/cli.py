@@ -396,6 +396,21 @@ def _harden_files(paths: tuple[Path, ...]) -> tuple[list[Path], bool]:
     return list(unique.values()), unusable
 
 
+def gunicorn_command(host: str, port: int, workers: int | None) -> list[str]:
+    """The gunicorn that ``serve`` becomes, with the service's configuration."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:skills_service.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        *(["--workers", str(workers)] if workers is not None else []),
+        "skills_service.wsgi:app",
+    ]
+
+
 @cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
@@ -411,17 +426,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         Settings.from_environ().guard()
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:skills_service.gunicorn_conf",
-        "--bind",
-        f"{host}:{port}",
-        *(["--workers", str(workers)] if workers is not None else []),
-        "skills_service.wsgi:app",
-    ]
+    argv = gunicorn_command(host, port, workers)
     # Workers write their metrics here, so that a scrape of any one sums them all.
     os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="skills-service-metrics-")

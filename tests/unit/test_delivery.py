@@ -22,6 +22,7 @@ import yaml
 from click.testing import CliRunner
 
 from skills_service import cli, gunicorn_conf
+from skills_service.security import limits
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
@@ -387,6 +388,15 @@ def test_gunicorn_takes_the_worker_count_from_web_concurrency(
     assert config.control_socket_disable is True
     assert config.timeout == 30
     assert config.graceful_timeout < 30
+
+
+def test_gunicorns_request_limits_are_above_the_apps(fresh_gunicorn_conf: None) -> None:
+    """So that the app, not gunicorn, refuses an over-long query string or header."""
+    config = load_gunicorn_config()
+    request_line = len("OPTIONS /?") + limits.MAX_QUERY_STRING_BYTES + len(" HTTP/1.1")
+    assert config.limit_request_line > request_line
+    assert config.limit_request_field_size > limits.MAX_HEADER_FIELD_BYTES
+    assert config.limit_request_fields > limits.MAX_HEADER_FIELDS
 
 
 def test_gunicorn_defaults_to_two_workers(
