@@ -160,11 +160,28 @@ def test_compose_starts_the_app_only_after_healthy_stores_and_a_finished_migrati
 
 @pytest.mark.parametrize(
     ("name", "probe"),
-    [("app", "python"), ("postgres", "pg_isready"), ("redis", "redis-cli")],
+    [("app", "python"), ("proxy", "python"), ("postgres", "pg_isready"), ("redis", "redis-cli")],
 )
 def test_compose_health_checks_use_each_images_own_tools(name: str, probe: str) -> None:
     test = compose()["services"][name]["healthcheck"]["test"]
     assert probe in " ".join(test)
+
+
+def test_the_app_is_published_only_through_the_buffering_proxy_it_trusts() -> None:
+    services = compose()["services"]
+    proxy = services["proxy"]
+    assert "ports" not in services["app"]
+    assert [str(port).rsplit(":", 1)[1] for port in proxy["ports"]] == ["8080"]
+    assert proxy["build"]["context"] == "deploy/nginx"
+    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
+    address = proxy["networks"]["frontend"]["ipv4_address"]
+    trusted = services["app"]["environment"]["SKILLS_TRUSTED_PROXIES"]
+    assert trusted == f"${{SKILLS_TRUSTED_PROXIES:-{address}/32}}"
+    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server app:8000;" in config and "listen 8080;" in config
+    assert "COPY nginx.conf /etc/nginx/nginx.conf" in (
+        ROOT / "deploy" / "nginx" / "Dockerfile"
+    ).read_text(encoding="utf-8")
 
 
 def test_compose_secrets_are_files_that_git_ignores() -> None:
