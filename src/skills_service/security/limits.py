@@ -95,7 +95,11 @@ def check_request_shape() -> Response | None:
 
 def init_app(app: Flask, *, max_body_bytes: int) -> None:
     """Before any route is added (the ``int`` converter must be in place to bind them)
-    and before the sessions and the principal, which read headers: sizes come first."""
+    and before the principal and the route policy, which read headers: sizes come first.
+
+    (The session cookie is read earlier, as the request starts, within the server's
+    own limits.)
+    """
     app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config.setdefault("API_BODY_TYPES", {})
