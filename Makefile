@@ -25,19 +25,24 @@ install: $(STAMP)
 
 ## system-packages: the Debian packages some tests need, installed when missing: Chromium
 ## for the browser tests (Playwright drives it; no download), iputils-ping for the
-## diagnostics ping and wrk for the benchmark harness's test. Outside CI a machine without
-## them only warns, and those tests are skipped.
+## diagnostics ping, wrk for the benchmark harness's test and nginx for the reverse proxy's
+## slow-client test. Outside CI a machine without them only warns, and those tests are
+## skipped.
 CHROMIUM := /usr/bin/chromium
 PING := /usr/bin/ping
 WRK := /usr/bin/wrk
+NGINX := /usr/sbin/nginx
+NGINX_HEADERS_MORE := /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so
 system-packages:
-	@{ test -x $(CHROMIUM) && test -x $(PING) && test -x $(WRK); } || { \
+	@{ test -x $(CHROMIUM) && test -x $(PING) && test -x $(WRK) && test -x $(NGINX) && \
+		test -f $(NGINX_HEADERS_MORE); } || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			chromium fonts-dejavu-core iputils-ping wrk >/dev/null; } || \
+			chromium fonts-dejavu-core iputils-ping wrk nginx \
+			libnginx-mod-http-headers-more-filter >/dev/null; } || \
 		{ [ "$$CI" != true ] && \
-			echo "WARNING: no Chromium, ping or wrk; the browser, ping and benchmark tests will be SKIPPED" >&2; }
+			echo "WARNING: no Chromium, ping, wrk or nginx; the browser, ping, benchmark and proxy tests will be SKIPPED" >&2; }
 
 ## browser: the same (the name the browser tests point to)
 browser: system-packages
@@ -102,13 +107,14 @@ lock: install
 	$(UV_COMPILE) requirements/pip.in -o requirements/pip.txt
 	$(UV_COMPILE) requirements/checkov.in -o requirements/checkov.txt
 
-## harden-check: the project's own container files pass `skills-service harden`
+## harden-check: the project's own container files pass `skills-service harden` (the
+## compose file and Dockerfile at the root, the proxy's Dockerfile)
 harden-check: install
-	$(SKILLS) harden --check compose.yaml Dockerfile
+	$(SKILLS) harden --check . deploy/nginx
 
 ## dockerfile-lint: hadolint (rules in .hadolint.yaml)
 dockerfile-lint: install
-	$(BIN)/hadolint --config .hadolint.yaml Dockerfile
+	$(BIN)/hadolint --config .hadolint.yaml Dockerfile deploy/nginx/Dockerfile
 
 ## k8s-render: the kustomize base and overlays, rendered into artifacts/k8s/ (kubectl's
 ## built-in kustomize, else a kustomize binary)
@@ -139,7 +145,8 @@ $(TOOLS_STAMP): requirements/checkov.txt | $(STAMP)
 	touch $@
 tools: $(TOOLS_STAMP)
 checkov: $(TOOLS_STAMP) k8s-render
-	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile $(addprefix -f ,$(K8S_RENDERED))
+	$(TOOLS_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile -f deploy/nginx/Dockerfile \
+		$(addprefix -f ,$(K8S_RENDERED))
 
 ## audit: pip-audit of the lock files; prints that it DID NOT RUN, and passes, only when
 ## no advisory service is reachable (scripts/dependency_audit.py)

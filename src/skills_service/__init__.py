@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     metrics.init_app(app)
+    limits.init_app(app, max_body_bytes=settings.max_body_bytes)
     db.init_app(app, settings.sqlalchemy_url)
     audit_context.init_app(app)
     redis_client.init_app(
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     login.init_app(app)
     csrf.init_app(app)
     authorization.init_app(app)
-    limits.init_app(app, max_body_bytes=settings.max_body_bytes)
+    limits.init_shape_checks(app)
     headers.init_app(app, production=settings.is_production)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_views.blueprint)

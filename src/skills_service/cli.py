@@ -326,22 +326,25 @@ def _count(number: int, noun: str) -> str:
 def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
     """Audit or fix the hardening of compose files, Dockerfiles and daemon.json.
 
+    A directory stands for the files in it that harden knows by name (Dockerfile*,
+    *.Dockerfile, compose*.y*ml, docker-compose*.y*ml, daemon.json); its
+    subdirectories are not entered (name each one), hidden files and FILE.bak
+    backups are skipped, and a directory without any such file is an error.
+
     Exit 0 when nothing is left to fix, 1 when findings remain, 2 when a file
     cannot be read or is of an unknown kind (then no file is changed).
     """
     if check == write:
         raise click.UsageError("give exactly one of --check or --write")
-    # The same file named twice would be fixed twice from one reading.
-    unique: dict[Path, Path] = {}
-    for path in paths:
-        unique.setdefault(path.resolve(), path)
+    files, unusable = _harden_files(paths)
     targets: list[harden.Target] = []
-    for path in unique.values():
+    for path in files:
         try:
             targets.append(harden.load(path))
         except harden.HardenError as exc:
+            unusable = True
             click.echo(f"error: {path}: {exc}", err=True)
-    if len(targets) < len(unique):
+    if unusable:
         sys.exit(EXIT_UNUSABLE_FILE)
     remaining: list[tuple[str, harden.Finding]] = []
     for target in targets:
@@ -373,6 +376,41 @@ def harden_command(check: bool, write: bool, paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+def _harden_files(paths: tuple[Path, ...]) -> tuple[list[Path], bool]:
+    """The files the paths name, each once, and whether a directory could not be used.
+
+    The same file named twice (or by a directory and by name) would be fixed twice
+    from one reading.
+    """
+    unique: dict[Path, Path] = {}
+    unusable = False
+    for path in paths:
+        try:
+            found = harden.files_in(path) if path.is_dir() else [path]
+        except harden.HardenError as exc:
+            click.echo(f"error: {path}: {exc}", err=True)
+            unusable = True
+            continue
+        for file in found:
+            unique.setdefault(file.resolve(), file)
+    return list(unique.values()), unusable
+
+
+def gunicorn_command(host: str, port: int, workers: int | None) -> list[str]:
+    """The gunicorn that ``serve`` becomes, with the service's configuration."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:skills_service.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        *(["--workers", str(workers)] if workers is not None else []),
+        "skills_service.wsgi:app",
+    ]
+
+
 @cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
@@ -388,17 +426,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         Settings.from_environ().guard()
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:skills_service.gunicorn_conf",
-        "--bind",
-        f"{host}:{port}",
-        *(["--workers", str(workers)] if workers is not None else []),
-        "skills_service.wsgi:app",
-    ]
+    argv = gunicorn_command(host, port, workers)
     # Workers write their metrics here, so that a scrape of any one sums them all.
     os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="skills-service-metrics-")

@@ -12,6 +12,10 @@ one JSON line per request (logger ``skills_service.access``) with the request id
 principal and route, and without the query string, which can hold an OIDC
 authorisation code; a second access line per request would only repeat it, less
 carefully.
+
+Gunicorn's request limits sit above the app's (``security/limits.py``): the app, not
+gunicorn, answers an over-long query string or header, with its own problem or page.
+What gunicorn writes itself carries no ``Server`` header (``gunicorn_http.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import multiprocess
+
+from skills_service import gunicorn_http
 
 DEFAULT_WORKERS = 2
 MAX_WORKERS = 64
@@ -49,6 +55,11 @@ timeout = 30
 # finish before the kubelet's SIGKILL.
 graceful_timeout = 25
 keepalive = 5
+# Above the app's limits (4 KB query string, 100 header fields of at most 8 KB, 32 KB
+# in all): 8190 is the longest request line gunicorn accepts at all.
+limit_request_line = 8190
+limit_request_fields = 200
+limit_request_field_size = 16384
 # Gunicorn's runtime control socket would be written under $HOME (read-only in the
 # container) and lets anyone who can reach it resize or stop the server.
 control_socket_disable = True
@@ -83,6 +94,11 @@ def on_starting(server: Any) -> None:
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()
+
+
+def post_worker_init(worker: Any) -> None:
+    """No ``Server`` header, and gunicorn's own refusals as problems (see ``gunicorn_http``)."""
+    gunicorn_http.install()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -65,7 +65,7 @@ def test_the_dashboard_needs_a_signed_in_person(client: FlaskClient) -> None:
     response = client.get("/dashboard/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
-    assert client.get("/dashboard/_dash-layout").status_code == 302
+    assert client.get("/dashboard/_dash-layout").status_code == 401
 
 
 def test_the_page_allows_dash_by_hash_never_by_unsafe_inline(app: Flask, world: World) -> None:

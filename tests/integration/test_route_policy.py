@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from skills_service import policy
 from skills_service.policy import Action, PersonTarget, Principal, Role, TeamTarget
+from skills_service.security.problems import MACHINE_PATHS
 from tests.conftest import MakeActor
 from tests.integration.world import World, build_world
 
@@ -102,7 +103,7 @@ def test_anonymous_callers_reach_only_public_routes(
             assert status == 403, (method, rule, status)  # no CSRF token, so refused first
         elif policy.ROUTE_ACTIONS[endpoint] is Action.PUBLIC:
             assert status not in (401, 403), (method, rule, status)
-        elif rule.startswith("/api/"):
+        elif rule.startswith(MACHINE_PATHS):
             assert status == 401, (method, rule, status)
         else:
             assert status == 302, (method, rule, status)

@@ -22,6 +22,7 @@ import yaml
 from click.testing import CliRunner
 
 from skills_service import cli, gunicorn_conf
+from skills_service.security import limits
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
@@ -161,6 +162,7 @@ def test_compose_starts_the_app_only_after_healthy_stores_and_a_finished_migrati
     ("name", "probe"),
     [
         ("app", "python"),
+        ("proxy", "python"),
         ("postgres", "pg_isready"),
         ("redis", "redis-cli"),
         ("redis-cache", "redis-cli"),
@@ -179,6 +181,23 @@ def test_sessions_redis_never_evicts_and_the_cache_redis_is_a_bounded_lru() -> N
     assert cache[cache.index("--maxmemory") + 1]
     app = services["app"]["environment"]
     assert app["SKILLS_CACHE_REDIS_URL_FILE"] == "/run/secrets/cache_redis_url"
+
+
+def test_the_app_is_published_only_through_the_buffering_proxy_it_trusts() -> None:
+    services = compose()["services"]
+    proxy = services["proxy"]
+    assert "ports" not in services["app"]
+    assert [str(port).rsplit(":", 1)[1] for port in proxy["ports"]] == ["8080"]
+    assert proxy["build"]["context"] == "deploy/nginx"
+    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
+    address = proxy["networks"]["frontend"]["ipv4_address"]
+    trusted = services["app"]["environment"]["SKILLS_TRUSTED_PROXIES"]
+    assert trusted == f"${{SKILLS_TRUSTED_PROXIES:-{address}/32}}"
+    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server app:8000;" in config and "listen 8080;" in config
+    assert "COPY nginx.conf /etc/nginx/nginx.conf" in (
+        ROOT / "deploy" / "nginx" / "Dockerfile"
+    ).read_text(encoding="utf-8")
 
 
 def test_compose_secrets_are_files_that_git_ignores() -> None:
@@ -410,6 +429,15 @@ def test_gunicorn_takes_the_worker_count_from_web_concurrency(
     assert config.control_socket_disable is True
     assert config.timeout == 30
     assert config.graceful_timeout < 30
+
+
+def test_gunicorns_request_limits_are_above_the_apps(fresh_gunicorn_conf: None) -> None:
+    """So that the app, not gunicorn, refuses an over-long query string or header."""
+    config = load_gunicorn_config()
+    request_line = len("OPTIONS /?") + limits.MAX_QUERY_STRING_BYTES + len(" HTTP/1.1")
+    assert config.limit_request_line > request_line
+    assert config.limit_request_field_size > limits.MAX_HEADER_FIELD_BYTES
+    assert config.limit_request_fields > limits.MAX_HEADER_FIELDS
 
 
 def test_gunicorn_defaults_to_two_workers(

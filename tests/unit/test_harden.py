@@ -1017,6 +1017,83 @@ def test_an_unknown_or_missing_file_exits_2_and_nothing_is_written(tmp_path: Pat
     assert path.read_bytes() == (FIXTURES / "weak" / "compose.yaml").read_bytes()
 
 
+def test_a_directory_stands_for_the_files_harden_knows_in_it() -> None:
+    result = invoke("--check", str(FIXTURES / "hardened"))
+    assert (result.exit_code, result.stdout) == (0, "no findings in 3 files\n")
+
+
+def weak_directory(root: Path) -> Path:
+    """The weak fixtures beside files harden does not know, backups and a subdirectory."""
+    for name in KINDS:
+        copy_fixture(root, "weak", name)
+    (root / "README.md").write_text("# not a container file\n")
+    (root / "values.yaml").write_text("services:\n  app:\n    image: x:1\n")
+    (root / "Dockerfile.bak").write_text("FROM x:1\n")
+    (root / "compose.yaml.bak.2").write_text("services: {}\n")
+    (root / ".compose.yaml.tmp1234").write_text("services: {}\n")
+    (root / "nested").mkdir()
+    copy_fixture(root / "nested", "weak", "compose.yaml")
+    return root
+
+
+def test_checking_a_directory_audits_its_known_files_only(tmp_path: Path) -> None:
+    directory = weak_directory(tmp_path)
+    result = invoke("--check", str(directory))
+    assert result.exit_code == 1, result.output
+    _header, *rows, summary = result.stdout.splitlines()
+    audited = {row.split()[0].partition(":")[0] for row in rows}
+    assert audited == {str(directory / name) for name in KINDS}
+    assert summary.startswith(f"{len(rows)} findings in 3 files (")
+
+
+def test_writing_a_directory_twice_fixes_each_file_once_and_ignores_its_backups(
+    tmp_path: Path,
+) -> None:
+    directory = weak_directory(tmp_path)
+    first = invoke("--write", str(directory))
+    assert first.exit_code == 1, first.output
+    fixable = [
+        name
+        for name in KINDS
+        if any(f.fixable for f in harden.load(FIXTURES / "weak" / name).findings)
+    ]
+    assert first.stdout.count("original kept as") == len(fixable)
+    after_first = {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+    second = invoke("--write", str(directory))
+    assert "original kept as" not in second.stdout
+    assert {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()} == (
+        after_first
+    )
+    assert (directory / "nested" / "compose.yaml").read_bytes() == (
+        FIXTURES / "weak" / "compose.yaml"
+    ).read_bytes()
+
+
+def test_a_file_named_and_inside_a_named_directory_is_fixed_once(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path, "weak", "daemon.json")
+    result = invoke("--write", str(tmp_path), str(path))
+    assert result.stdout.count("original kept as") == 1, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["daemon.json", "daemon.json.bak"]
+
+
+def test_a_directory_without_a_file_harden_knows_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# hello\n")
+    (tmp_path / "nested").mkdir()
+    copy_fixture(tmp_path / "nested", "weak", "Dockerfile")
+    result = invoke("--check", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"error: {tmp_path}: no file harden knows in this directory" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_unusable_directory_stops_every_write(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path, "weak", "compose.yaml")
+    (tmp_path / "empty").mkdir()
+    result = invoke("--write", str(path), str(tmp_path / "empty"))
+    assert result.exit_code == 2
+    assert path.read_bytes() == (FIXTURES / "weak" / "compose.yaml").read_bytes()
+
+
 def test_harden_needs_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKILLS_ENV", "production")
     monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from skills_service import policy, redis_client
 from skills_service.auth.principal import current_principal, require_principal
+from skills_service.dashboard import protocol
 from skills_service.dashboard.charts import ChartCache, Charts, cache_key, chart_figures
 from skills_service.errors import InvalidInput
 from skills_service.extensions import db
@@ -181,3 +182,4 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     )
     headers.allow(app, DASHBOARD_PREFIX, script_hashes=dash_app.csp_hashes(), inline_styles=True)
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))
+    protocol.init_app(app, dash_app)

@@ -8,7 +8,17 @@ the app nor its configuration.
 
 from __future__ import annotations
 
-from skills_service.harden.files import FixResult, Kind, Target, fix, load
+from skills_service.harden.files import FixResult, Kind, Target, files_in, fix, load
 from skills_service.harden.findings import Finding, HardenError, format_table
 
-__all__ = ["Finding", "FixResult", "HardenError", "Kind", "Target", "fix", "format_table", "load"]
+__all__ = [
+    "Finding",
+    "FixResult",
+    "HardenError",
+    "Kind",
+    "Target",
+    "files_in",
+    "fix",
+    "format_table",
+    "load",
+]

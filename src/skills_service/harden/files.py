@@ -25,6 +25,7 @@ MAX_BACKUPS = 100
 
 _COMPOSE_NAME = re.compile(r"(?:docker-)?compose(?:\.[\w-]+)*\.ya?ml", re.IGNORECASE)
 _YAML_NAME = re.compile(r".*\.ya?ml", re.IGNORECASE)
+_BACKUP_NAME = re.compile(r"\.bak(?:\.\d+)?$")
 
 
 class Kind(enum.Enum):
@@ -66,9 +67,8 @@ class FixResult:
         return len(self.target.findings) - len(self.remaining)
 
 
-def kind_of(path: Path, text: str) -> Kind:
-    """The kind of a file by its name, or for other YAML by a ``services`` mapping."""
-    name = path.name
+def kind_by_name(name: str) -> Kind | None:
+    """The kind a file's name alone gives it, if any."""
     lowered = name.lower()
     if lowered == "daemon.json":
         return Kind.DAEMON
@@ -78,13 +78,49 @@ def kind_of(path: Path, text: str) -> Kind:
         or (lowered.startswith("dockerfile.") and not lowered.endswith(".dockerignore"))
     ):
         return Kind.DOCKERFILE
-    if _COMPOSE_NAME.fullmatch(name) or (_YAML_NAME.fullmatch(name) and compose.is_compose(text)):
+    if _COMPOSE_NAME.fullmatch(name):
+        return Kind.COMPOSE
+    return None
+
+
+def kind_of(path: Path, text: str) -> Kind:
+    """The kind of a file by its name, or for other YAML by a ``services`` mapping."""
+    by_name = kind_by_name(path.name)
+    if by_name is not None:
+        return by_name
+    if _YAML_NAME.fullmatch(path.name) and compose.is_compose(text):
         return Kind.COMPOSE
     raise HardenError(
         "not a file harden knows: expected a compose file (compose.yaml, docker-compose.yml "
         "or YAML with services:), a Dockerfile (Dockerfile, *.Dockerfile, Dockerfile.*) "
         "or daemon.json"
     )
+
+
+def files_in(directory: Path) -> list[Path]:
+    """The files of ``directory`` itself that harden knows by name, sorted; at least one.
+
+    Subdirectories are not entered: a tree holds copies, fixtures and vendored files
+    that are not the deployment's own, so each directory to check is named. Hidden
+    files and harden's own backups (``NAME.bak``, ``NAME.bak.N``) are left out, so a
+    ``--write`` does not make the next run audit the originals it kept. A directory
+    with none of them is an error, so that a mistyped path never passes a check.
+    """
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        raise HardenError(f"cannot read it: {exc.strerror or exc}") from exc
+    known = [
+        entry
+        for entry in entries
+        if not entry.name.startswith(".")
+        and not _BACKUP_NAME.search(entry.name)
+        and kind_by_name(entry.name) is not None
+        and entry.is_file()
+    ]
+    if not known:
+        raise HardenError("no file harden knows in this directory")
+    return known
 
 
 def load(path: Path) -> Target:

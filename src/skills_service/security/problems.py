@@ -46,11 +46,12 @@ _DOMAIN_STATUS: Mapping[type[errors.DomainError], HTTPStatus] = {
 }
 
 
-MACHINE_PATHS = ("/api/", "/healthz", "/readyz", "/metrics")
+MACHINE_PATHS = ("/api/", "/scim/", "/dashboard/_dash-", "/healthz", "/readyz", "/metrics")
+"""Paths read by programs, not people: the API, SCIM, Dash's own requests, probes."""
 
 
 def wants_html() -> bool:
-    """Browser pages get HTML errors; the API and probes get problem+json."""
+    """Browser pages get HTML errors; the machine paths get problem+json."""
     return has_request_context() and not request.path.startswith(MACHINE_PATHS)
 
 
@@ -65,13 +66,7 @@ def problem(
     phrase = HTTPStatus(status).phrase
     if wants_html():
         return _page(status, phrase, detail or phrase, headers)
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + phrase.lower().replace(" ", "-").replace("'", ""),
-        "title": phrase,
-        "status": status,
-        "detail": detail or phrase,
-        "request_id": g.get("request_id", ""),
-    }
+    body = problem_body(status, detail, request_id=g.get("request_id", ""))
     if field_errors:
         body["errors"] = dict(field_errors)
     if extra:
@@ -80,6 +75,18 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def problem_body(status: int, detail: str | None, *, request_id: str) -> dict[str, Any]:
+    """The members every problem has; also written by the web server itself (``gunicorn_http``)."""
+    phrase = HTTPStatus(status).phrase
+    return {
+        "type": PROBLEM_TYPE + phrase.lower().replace(" ", "-").replace("'", ""),
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+        "request_id": request_id,
+    }
 
 
 def _page(status: int, title: str, detail: str, headers: Mapping[str, str] | None) -> Response:
