@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,7 +13,7 @@ from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services.common import NUL_MESSAGE, check_version, parse_etag
+from skills_service.services.common import NUL_MESSAGE, check_version, in_batches, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
 
@@ -43,6 +43,19 @@ def proficiencies_of(session: Session, person_id: int) -> Sequence[Proficiency]:
         .where(Proficiency.person_id == person_id)
         .order_by(Proficiency.level.desc(), Skill.name_key)
     ).all()
+
+
+def held_by(session: Session, person_ids: Iterable[int]) -> dict[tuple[int, int], Proficiency]:
+    """Every proficiency of these people by (person, skill), looked up in bounded batches."""
+    found: dict[tuple[int, int], Proficiency] = {}
+    for batch in in_batches(person_ids):
+        found.update(
+            ((proficiency.person_id, proficiency.skill_id), proficiency)
+            for proficiency in session.scalars(
+                select(Proficiency).where(Proficiency.person_id.in_(batch))
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -138,16 +151,63 @@ def upsert_proficiency(
             raise PreconditionFailed("The proficiency already exists.")
         if not unconditional:
             check_version(proficiency.version, if_match)
-        if proficiency.level != data.level or proficiency.expires_on != data.expires_on:
-            proficiency.verified_by_id = None
-            proficiency.verified_at = None
-    proficiency.level = data.level
-    proficiency.interested = data.interested
-    proficiency.note = data.note
-    proficiency.expires_on = data.expires_on
+    change_proficiency(proficiency, vars(data))
     session.flush()
     _record(session, proficiency, action="set", actor_id=actor_id)
     return proficiency, created
+
+
+CHANGEABLE = ("level", "interested", "note", "expires_on")
+"""What a person (or an import) sets; the verification is a manager's alone."""
+VOUCHED_FOR = frozenset({"level", "expires_on"})
+"""A change to one of these ends the verification."""
+
+
+@dataclass(frozen=True)
+class ProficiencyChanged:
+    changed: bool
+    verification_cleared: bool
+
+
+def change_proficiency(
+    proficiency: Proficiency, values: Mapping[str, object], *, end_verification: bool = False
+) -> ProficiencyChanged:
+    """Set the given attributes that differ; a new level or expiry ends the verification.
+
+    A verification vouches for what the manager saw, not for what came after;
+    ``end_verification`` ends it whatever changed.
+    """
+    differing = {
+        name: value
+        for name in CHANGEABLE
+        if name in values and (value := values[name]) != getattr(proficiency, name)
+    }
+    for name, value in differing.items():
+        setattr(proficiency, name, value)
+    clears = proficiency.verified_at is not None and (
+        end_verification or not VOUCHED_FOR.isdisjoint(differing)
+    )
+    if clears:
+        proficiency.verified_by_id = None
+        proficiency.verified_at = None
+    return ProficiencyChanged(changed=bool(differing) or clears, verification_cleared=clears)
+
+
+def history_entry(
+    proficiency: Proficiency, *, action: str, actor_id: int | None
+) -> dict[str, object]:
+    """The proficiency's state as one row of its history."""
+    return {
+        "person_id": proficiency.person_id,
+        "skill_id": proficiency.skill_id,
+        "action": action,
+        "level": proficiency.level,
+        "interested": proficiency.interested,
+        "note": proficiency.note,
+        "expires_on": proficiency.expires_on,
+        "verified_by_id": proficiency.verified_by_id,
+        "changed_by_id": actor_id,
+    }
 
 
 def _new_proficiency(
@@ -247,16 +307,4 @@ def _validate(data: ProficiencyInput) -> None:
 def _record(
     session: Session, proficiency: Proficiency, *, action: str, actor_id: int | None
 ) -> None:
-    session.add(
-        ProficiencyChange(
-            person_id=proficiency.person_id,
-            skill_id=proficiency.skill_id,
-            action=action,
-            level=proficiency.level,
-            interested=proficiency.interested,
-            note=proficiency.note,
-            expires_on=proficiency.expires_on,
-            verified_by_id=proficiency.verified_by_id,
-            changed_by_id=actor_id,
-        )
-    )
+    session.add(ProficiencyChange(**history_entry(proficiency, action=action, actor_id=actor_id)))
