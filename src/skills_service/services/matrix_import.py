@@ -40,8 +40,6 @@ from skills_service.services import people, proficiencies
 from skills_service.services.common import ascii_int, clean_text, name_key
 from skills_service.services.matrix import LONG_COLUMNS, PERSON_COLUMNS, Layout, unprotect_cell
 
-MAX_IMPORT_LINES = 100_000
-"""Lines of a file after its header; the default of ``SKILLS_IMPORT_MAX_LINES``."""
 MAX_FIELD_CHARS = 4096
 """Characters in one cell: more than the longest value (a 1,000-character note)."""
 MAX_REPORTED = 200
@@ -168,12 +166,13 @@ def import_csv(
     text: str,
     *,
     actor_id: int | None,
-    max_lines: int = MAX_IMPORT_LINES,
+    max_lines: int,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Validate the whole file, then apply it; raise ``ImportRejected`` on any bad line.
 
     The caller owns the transaction: on rejection nothing has been written.
+    ``max_lines`` (``SKILLS_IMPORT_MAX_LINES``) bounds the lines after the header.
     """
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1

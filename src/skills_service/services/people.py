@@ -63,7 +63,8 @@ def by_emails(session: Session, emails: Iterable[str]) -> dict[str, Person]:
 def emails_of(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for batch in in_batches(person_ids):
-        found.update(session.execute(select(Person.id, Person.email).where(Person.id.in_(batch))))
+        rows = session.execute(select(Person.id, Person.email).where(Person.id.in_(batch)))
+        found.update((person_id, email) for person_id, email in rows)
     return found
 
 
