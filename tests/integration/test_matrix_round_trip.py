@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from skills_service.extensions import db
-from skills_service.models import AuditHead, ProficiencyChange
+from skills_service.models import AuditEvent, AuditHead, ProficiencyChange
 from skills_service.services import people, proficiencies, skills
 from skills_service.services.proficiencies import ProficiencyInput
 from tests.conftest import Actor, MakeActor
@@ -38,7 +38,7 @@ def export(client: FlaskClient, actor: Actor, url: str = LONG_EXPORT) -> str:
 
 @dataclass(frozen=True)
 class Trail:
-    """How long the audit trail and the proficiency history are."""
+    """How long the audit trail (but for token use) and the proficiency history are."""
 
     audit_events: int
     history_rows: int
@@ -47,7 +47,12 @@ class Trail:
 def trail(app: Flask) -> Trail:
     with app.app_context():
         session = db.session
-        audit_events = session.scalar(select(AuditHead.seq))
+        # A token's last use is stamped once a minute, whatever the request does.
+        audit_events = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.target_type != "api_token")
+        )
         history_rows = session.scalar(select(func.count()).select_from(ProficiencyChange))
         return Trail(int(audit_events or 0), int(history_rows or 0))
 
@@ -399,3 +404,28 @@ def test_export_import_export_is_byte_identical_and_audits_nothing(
         assert export(client, admin) == full
 
     round_trip()
+
+
+def test_a_change_by_import_is_audited_once_with_before_after_and_a_new_version(
+    app: Flask, client: FlaskClient, admin: Actor, setup: Setup
+) -> None:
+    with app.app_context():
+        seq = int(db.session.scalar(select(AuditHead.seq)) or 0)
+    text = f"email,name,role,skill,level\r\n{setup.email},Ada Lovelace,member,Python,5\r\n"
+    assert post_csv(client, admin, text).status_code == 200
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > seq, AuditEvent.target_type != "api_token")
+        ).all()
+        target = f"{setup.person_id}/{setup.skill_ids['Python']}"
+        assert [(event.action, event.target_id, event.actor_id) for event in events] == [
+            ("proficiency.updated", target, admin.person_id)
+        ]
+        assert events[0].before == {
+            "level": 4,
+            "verified_by_id": setup.manager.person_id,
+            "verified_at": VERIFIED_AT.isoformat(),
+        }
+        assert events[0].after == {"level": 5, "verified_by_id": None, "verified_at": None}
+    url = f"/api/v1/people/{setup.person_id}/skills/{setup.skill_ids['Python']}"
+    assert client.get(url, headers=admin.headers).headers["ETag"] == '"3"'

@@ -405,65 +405,50 @@ def _apply(
     _check_plan(parsed, existing, held, verifiers, catalogue)
     report = ImportReport(lines=len(parsed))
     _write_people(session, parsed, existing, report)
-    history: list[dict[str, object]] = []
+    created: list[Proficiency] = []
+    changed: list[tuple[Proficiency, dict[str, object]]] = []
     for done, line in enumerate(parsed.values(), start=1):
         person_id = existing[line.email].id
         for skill_id, skill_line in line.skills.items():
-            proficiency = _write_proficiency(
-                session,
-                held.get((person_id, skill_id)),
-                person=(person_id, line.email),
-                skill_id=skill_id,
-                skill_line=skill_line,
-                report=report,
+            stored = held.get((person_id, skill_id))
+            if stored is None:
+                created.append(_new_proficiency(person_id, skill_id, skill_line))
+                continue
+            changes = proficiencies.proficiency_changes(
+                stored,
+                skill_line.values,
+                end_verification=skill_line.verification == _Verification(None, None),
             )
-            if proficiency is not None:
-                history.append(
-                    proficiencies.history_entry(proficiency, action="set", actor_id=actor_id)
-                )
+            if changes:
+                changed.append((stored, changes))
+            if "verified_at" in changes:
+                cleared = ClearedVerification(skill_line.line, line.email, skill_line.skill)
+                _report_cleared(report, cleared)
         if progress is not None:
             progress(done)
-    if history:
-        session.execute(insert(ProficiencyChange), history)
+    session.add_all(created)
     session.flush()
+    if created:
+        session.execute(
+            insert(ProficiencyChange),
+            [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
+        )
+    proficiencies.write_changes(session, changed, actor_id=actor_id)
+    report.proficiencies_set = len(created) + len(changed)
+    given = sum(len(line.skills) for line in parsed.values())
+    report.proficiencies_unchanged = given - report.proficiencies_set
     return report
 
 
-def _write_proficiency(
-    session: Session,
-    stored: Proficiency | None,
-    *,
-    person: tuple[int, str],
-    skill_id: int,
-    skill_line: _SkillLine,
-    report: ImportReport,
-) -> Proficiency | None:
-    """Create or change one proficiency; the one written, or ``None`` if it was unchanged."""
-    if stored is None:
-        created = Proficiency(
-            person_id=person[0],
-            skill_id=skill_id,
-            **{"interested": False, "note": "", "expires_on": None, **skill_line.values},
-        )
-        session.add(created)
-        report.proficiencies_set += 1
-        return created
-    outcome = proficiencies.change_proficiency(
-        stored,
-        skill_line.values,
-        end_verification=skill_line.verification == _Verification(None, None),
-    )
-    if not outcome.changed:
-        report.proficiencies_unchanged += 1
-        return None
-    report.proficiencies_set += 1
-    if outcome.verification_cleared:
-        report.verifications_cleared += 1
-        if len(report.cleared_verifications) < MAX_REPORTED:
-            report.cleared_verifications.append(
-                ClearedVerification(skill_line.line, person[1], skill_line.skill)
-            )
-    return stored
+def _new_proficiency(person_id: int, skill_id: int, skill_line: _SkillLine) -> Proficiency:
+    defaults: dict[str, object] = {"interested": False, "note": "", "expires_on": None}
+    return Proficiency(person_id=person_id, skill_id=skill_id, **{**defaults, **skill_line.values})
+
+
+def _report_cleared(report: ImportReport, cleared: ClearedVerification) -> None:
+    report.verifications_cleared += 1
+    if len(report.cleared_verifications) < MAX_REPORTED:
+        report.cleared_verifications.append(cleared)
 
 
 def _check_plan(

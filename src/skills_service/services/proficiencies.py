@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
+from skills_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
+from skills_service.services import audit
 from skills_service.services.common import NUL_MESSAGE, check_version, in_batches, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
@@ -163,34 +165,90 @@ VOUCHED_FOR = frozenset({"level", "expires_on"})
 """A change to one of these ends the verification."""
 
 
-@dataclass(frozen=True)
-class ProficiencyChanged:
-    changed: bool
-    verification_cleared: bool
-
-
-def change_proficiency(
+def proficiency_changes(
     proficiency: Proficiency, values: Mapping[str, object], *, end_verification: bool = False
-) -> ProficiencyChanged:
-    """Set the given attributes that differ; a new level or expiry ends the verification.
+) -> dict[str, object]:
+    """The columns that ``values`` change; a new level or expiry also ends the verification.
 
     A verification vouches for what the manager saw, not for what came after;
-    ``end_verification`` ends it whatever changed.
+    ``end_verification`` ends it whatever changed. Equal values are no change.
     """
-    differing = {
+    changes = {
         name: value
         for name in CHANGEABLE
         if name in values and (value := values[name]) != getattr(proficiency, name)
     }
-    for name, value in differing.items():
+    if proficiency.verified_at is not None and (
+        end_verification or not VOUCHED_FOR.isdisjoint(changes)
+    ):
+        changes.update(verified_by_id=None, verified_at=None)
+    return changes
+
+
+def change_proficiency(proficiency: Proficiency, values: Mapping[str, object]) -> None:
+    for name, value in proficiency_changes(proficiency, values).items():
         setattr(proficiency, name, value)
-    clears = proficiency.verified_at is not None and (
-        end_verification or not VOUCHED_FOR.isdisjoint(differing)
-    )
-    if clears:
-        proficiency.verified_by_id = None
-        proficiency.verified_at = None
-    return ProficiencyChanged(changed=bool(differing) or clears, verification_cleared=clears)
+
+
+def write_changes(
+    session: Session,
+    changed: Sequence[tuple[Proficiency, dict[str, object]]],
+    *,
+    actor_id: int | None,
+) -> None:
+    """Write many proficiencies' changes in a few ``executemany`` UPDATEs.
+
+    Each row's version is compared and bumped as the ORM does for a single row, so a
+    concurrent change is a conflict, never overwritten. A bulk statement bypasses the
+    unit of work, so the audit events and history rows are recorded here.
+    """
+    now = utcnow()
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    history: list[dict[str, object]] = []
+    for proficiency, changes in changed:
+        groups.setdefault(tuple(sorted(changes)), []).append(
+            {
+                "key_person_id": proficiency.person_id,
+                "key_skill_id": proficiency.skill_id,
+                "key_version": proficiency.version,
+                "new_version": proficiency.version + 1,
+                "new_updated_at": now,
+                **{f"new_{name}": value for name, value in changes.items()},
+            }
+        )
+        audit.record(
+            session,
+            "proficiency.updated",
+            target_type="proficiency",
+            target_id=f"{proficiency.person_id}/{proficiency.skill_id}",
+            before={name: getattr(proficiency, name) for name in changes},
+            after=changes,
+        )
+        entry = history_entry(proficiency, action="set", actor_id=actor_id)
+        entry.update((name, value) for name, value in changes.items() if name in entry)
+        history.append(entry)
+    table = cast(Table, Proficiency.__table__)
+    connection = session.connection()
+    for columns, rows in groups.items():
+        statement = (
+            update(table)
+            .where(
+                table.c.person_id == bindparam("key_person_id"),
+                table.c.skill_id == bindparam("key_skill_id"),
+                table.c.version == bindparam("key_version"),
+            )
+            .values(
+                version=bindparam("new_version"),
+                updated_at=bindparam("new_updated_at"),
+                **{name: bindparam(f"new_{name}") for name in columns},
+            )
+        )
+        if connection.execute(statement, rows).rowcount != len(rows):
+            raise Conflict("A proficiency changed while the file was imported; import it again.")
+    if history:
+        session.execute(insert(ProficiencyChange), history)
+    for proficiency, _ in changed:
+        session.expire(proficiency)
 
 
 def history_entry(
