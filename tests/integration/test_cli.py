@@ -294,6 +294,20 @@ def test_export_then_import_round_trips(
     assert second.read_bytes() == first.read_bytes()
 
 
+def test_a_long_export_imports_back_changing_nothing(
+    runner: FlaskCliRunner, matrix: dict[str, int], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    exported = invoke(runner, "export", "--long", str(first))
+    assert exported.exit_code == 0, exported.output
+    assert "exported 3 rows" in exported.stdout
+    result = invoke(runner, "import", str(first))
+    assert result.exit_code == 0, result.output
+    assert "0 updated, 2 unchanged; 0 proficiencies set, 2 unchanged" in result.stdout
+    assert invoke(runner, "export", "--long", str(second)).exit_code == 0
+    assert second.read_bytes() == first.read_bytes()
+
+
 def test_import_of_a_long_file_creates_people(
     app: Flask, runner: FlaskCliRunner, matrix: dict[str, int], tmp_path: Path
 ) -> None:
