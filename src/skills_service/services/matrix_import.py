@@ -143,7 +143,8 @@ class _Reader:
                     self._field_too_long(line)
                 yield line, row
         except csv.Error as error:
-            # The record that failed is the one after the last that was read.
+            # The record that failed is the one after the last that was read. The csv
+            # module's own field limit (131,072) has no error class but its message.
             if "field larger" in str(error):
                 self._field_too_long(line + 1)
             self.reject(
