@@ -16,7 +16,7 @@ from skills_service import create_app, harden, migrations
 from skills_service.errors import DomainError, ImportRejected
 from skills_service.extensions import db
 from skills_service.security import audit_context
-from skills_service.services import audit, matrix, people, tokens
+from skills_service.services import audit, matrix, matrix_import, people, tokens
 from skills_service.services import demo_data as demo
 from skills_service.settings import ConfigError, Settings, Severity
 
@@ -246,10 +246,11 @@ def import_command(path: Path, actor_email: str | None) -> None:
             with click.progressbar(
                 length=text.count("\n"), label="importing", file=sys.stderr
             ) as bar:
-                report = matrix.import_csv(
+                report = matrix_import.import_csv(
                     session,
                     text,
                     actor_id=actor.id if actor else None,
+                    max_lines=current_app.config["SKILLS_SETTINGS"].import_max_lines,
                     progress=lambda done: bar.update(done - bar.pos),
                 )
     except ImportRejected as exc:
@@ -260,25 +261,39 @@ def import_command(path: Path, actor_email: str | None) -> None:
         _fail(exc.detail)
     except DomainError as exc:
         _fail(exc.detail)
+    for cleared in report.cleared_verifications:
+        click.echo(
+            f"line {cleared.line}: {cleared.email}: {cleared.skill}: verification ended", err=True
+        )
     click.echo(
         f"imported: {report.people_created} people created, {report.people_updated} "
-        f"updated, {report.proficiencies_set} proficiencies set"
+        f"updated, {report.people_unchanged} unchanged; {report.proficiencies_set} "
+        f"proficiencies set, {report.proficiencies_unchanged} unchanged, "
+        f"{report.verifications_cleared} verifications ended"
     )
 
 
 @cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-def export_command(path: Path) -> None:
+@click.option(
+    "--long",
+    "long_layout",
+    is_flag=True,
+    help="One row per person and skill with every attribute (imports back exactly).",
+)
+def export_command(path: Path, long_layout: bool) -> None:
     """Export the skills matrix to CSV (formula-injection safe)."""
     session = db.session
     count = 0
+    layout = matrix.Layout.LONG if long_layout else matrix.Layout.WIDE
+    unit = "rows" if long_layout else "people"
     with path.open("w", encoding="utf-8", newline="") as out:
-        for line in matrix.write_csv(matrix.export_rows(session)):
+        for line in matrix.write_csv(matrix.export_rows(session, layout)):
             out.write(line)
             count += 1
             if count % 10_000 == 0:
-                click.echo(f"exported {count - 1} people", err=True)
-    click.echo(f"exported {max(count - 1, 0)} people to {path}")
+                click.echo(f"exported {count - 1} {unit}", err=True)
+    click.echo(f"exported {max(count - 1, 0)} {unit} to {path}")
 
 
 @cli.group("audit")

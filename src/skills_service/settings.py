@@ -107,6 +107,7 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024, le=256 * 1_048_576)
+    import_max_lines: int = Field(default=25_000, ge=10, le=1_000_000)
     token_max_days: int = Field(default=365, ge=1, le=3650)
     dashboard_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     metrics_token: SecretStr | None = Field(default=None, min_length=32)

@@ -198,6 +198,19 @@ def test_a_bad_import_lists_every_bad_line_and_writes_nothing(
     assert person_count(app) == before
 
 
+def test_a_malformed_import_is_the_services_page_naming_the_line(
+    app: Flask, world: World, admin_browser: FlaskClient
+) -> None:
+    before = person_count(app)
+    page = page_text(admin_browser, "/admin/data")
+    csv = 'email,name,role,skill,level\nok@example.org,Ok,member,Python,4\nq@example.org,"Q\n'
+    response = upload(admin_browser, page, csv)
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    assert "<td>3</td>" in response.get_data(as_text=True)
+    assert person_count(app) == before
+
+
 def upload(client: FlaskClient, page: str, csv: str) -> object:
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     return client.post(

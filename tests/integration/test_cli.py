@@ -287,8 +287,24 @@ def test_export_then_import_round_trips(
     )
     result = invoke(runner, "import", str(first))
     assert result.exit_code == 0, result.output
-    assert "0 people created, 2 updated, 2 proficiencies set" in result.stdout
+    assert "0 people created, 0 updated, 2 unchanged; 1 proficiencies set, 1 unchanged" in (
+        result.stdout
+    )
     assert invoke(runner, "export", str(second)).exit_code == 0
+    assert second.read_bytes() == first.read_bytes()
+
+
+def test_a_long_export_imports_back_changing_nothing(
+    runner: FlaskCliRunner, matrix: dict[str, int], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    exported = invoke(runner, "export", "--long", str(first))
+    assert exported.exit_code == 0, exported.output
+    assert "exported 3 rows" in exported.stdout
+    result = invoke(runner, "import", str(first))
+    assert result.exit_code == 0, result.output
+    assert "0 updated, 2 unchanged; 0 proficiencies set, 2 unchanged" in result.stdout
+    assert invoke(runner, "export", "--long", str(second)).exit_code == 0
     assert second.read_bytes() == first.read_bytes()
 
 

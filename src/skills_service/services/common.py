@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -70,6 +70,23 @@ def ascii_int(text: str, *, maximum: int = MAX_ID) -> int | None:
         return None
     value = int(text)
     return value if value <= maximum else None
+
+
+IN_LIST_BATCH = 1000
+"""Values per ``IN (...)`` list: far below every driver's bound-parameter limit
+(65,535 for psycopg, 32,766 for SQLite), small enough for the planner to use an index."""
+
+
+def in_batches(values: Iterable[T], size: int = IN_LIST_BATCH) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``, one ``IN`` list each."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def clean_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:

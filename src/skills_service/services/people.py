@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Person, TeamMember
 from skills_service.policy import PersonTarget, Role
 from skills_service.services import passwords
-from skills_service.services.common import check_version, clean_text, name_key
+from skills_service.services.common import check_version, clean_text, in_batches, name_key
 
 NAME_MAX = 128
 EMAIL_MAX = 254
@@ -47,6 +47,25 @@ def get_person(session: Session, person_id: int) -> Person:
 
 def find_by_email(session: Session, email: str) -> Person | None:
     return session.scalar(select(Person).where(Person.email == normalise_email(email)))
+
+
+def by_emails(session: Session, emails: Iterable[str]) -> dict[str, Person]:
+    """The people who have these (normalised) addresses, looked up in bounded batches."""
+    found: dict[str, Person] = {}
+    for batch in in_batches(emails):
+        found.update(
+            (person.email, person)
+            for person in session.scalars(select(Person).where(Person.email.in_(batch)))
+        )
+    return found
+
+
+def emails_of(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for batch in in_batches(person_ids):
+        rows = session.execute(select(Person.id, Person.email).where(Person.id.in_(batch)))
+        found.update((person_id, email) for person_id, email in rows)
+    return found
 
 
 def get_by_email(session: Session, email: str) -> Person:
@@ -87,6 +106,18 @@ def as_target(session: Session, person_id: int) -> PersonTarget:
     return PersonTarget(person_id=person_id, team_ids=frozenset(team_ids_of(session, person_id)))
 
 
+def new_person(*, email: str, name: str, role: str, active: bool = True) -> Person:
+    """A validated person, not yet added to a session (the caller checks the email is free)."""
+    clean_name = clean_text(name, field="name", max_length=NAME_MAX)
+    return Person(
+        email=normalise_email(email),
+        name=clean_name,
+        name_key=name_key(clean_name),
+        role=parse_role(role).value,
+        active=active,
+    )
+
+
 def create_person(
     session: Session,
     *,
@@ -97,23 +128,15 @@ def create_person(
     password: str | None = None,
     must_change_password: bool = False,
 ) -> Person:
-    clean_email = normalise_email(email)
-    if find_by_email(session, clean_email) is not None:
+    person = new_person(email=email, name=name, role=role, active=active)
+    if find_by_email(session, person.email) is not None:
         raise Conflict("A person with that email address already exists.")
-    clean_name = clean_text(name, field="name", max_length=NAME_MAX)
-    person = Person(
-        email=clean_email,
-        name=clean_name,
-        name_key=name_key(clean_name),
-        role=parse_role(role).value,
-        active=active,
-        password_hash=(
-            passwords.hash_password(password, user_inputs=[clean_email, clean_name])
-            if password is not None
-            else None
-        ),
-        must_change_password=must_change_password,
+    person.password_hash = (
+        passwords.hash_password(password, user_inputs=[person.email, person.name])
+        if password is not None
+        else None
     )
+    person.must_change_password = must_change_password
     session.add(person)
     session.flush()
     return person
@@ -135,17 +158,29 @@ def update_person(
 ) -> Person:
     person = get_person(session, person_id)
     check_version(person.version, if_match)
-    if name is not None:
-        person.name = clean_text(name, field="name", max_length=NAME_MAX)
-        person.name_key = name_key(person.name)
-    ends_sessions = (role is not None and parse_role(role).value != person.role) or (
-        active is not None and active != person.active
-    )
-    if role is not None:
-        person.role = parse_role(role).value
-    if active is not None:
-        person.active = active
-    if ends_sessions:
-        end_sessions(person)
+    change_person(person, name=name, role=role, active=active)
     session.flush()
     return person
+
+
+def change_person(
+    person: Person, *, name: str | None = None, role: str | None = None, active: bool | None = None
+) -> bool:
+    """Set what is given and differs; a new role or active flag ends the person's sessions.
+
+    Returns whether anything changed (an unchanged person writes nothing).
+    """
+    changed = False
+    if name is not None:
+        clean_name = clean_text(name, field="name", max_length=NAME_MAX)
+        if clean_name != person.name:
+            person.name, person.name_key = clean_name, name_key(clean_name)
+            changed = True
+    ends_sessions = False
+    if role is not None and (new_role := parse_role(role).value) != person.role:
+        person.role, ends_sessions = new_role, True
+    if active is not None and active != person.active:
+        person.active, ends_sessions = active, True
+    if ends_sessions:
+        end_sessions(person)
+    return changed or ends_sessions

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from skills_service.errors import InvalidInput, NotFound, PreconditionFailed
+from skills_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services.common import NUL_MESSAGE, check_version, parse_etag
+from skills_service.services import audit
+from skills_service.services.common import NUL_MESSAGE, check_version, in_batches, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
 
@@ -43,6 +45,19 @@ def proficiencies_of(session: Session, person_id: int) -> Sequence[Proficiency]:
         .where(Proficiency.person_id == person_id)
         .order_by(Proficiency.level.desc(), Skill.name_key)
     ).all()
+
+
+def held_by(session: Session, person_ids: Iterable[int]) -> dict[tuple[int, int], Proficiency]:
+    """Every proficiency of these people by (person, skill), looked up in bounded batches."""
+    found: dict[tuple[int, int], Proficiency] = {}
+    for batch in in_batches(person_ids):
+        found.update(
+            ((proficiency.person_id, proficiency.skill_id), proficiency)
+            for proficiency in session.scalars(
+                select(Proficiency).where(Proficiency.person_id.in_(batch))
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -138,16 +153,119 @@ def upsert_proficiency(
             raise PreconditionFailed("The proficiency already exists.")
         if not unconditional:
             check_version(proficiency.version, if_match)
-        if proficiency.level != data.level or proficiency.expires_on != data.expires_on:
-            proficiency.verified_by_id = None
-            proficiency.verified_at = None
-    proficiency.level = data.level
-    proficiency.interested = data.interested
-    proficiency.note = data.note
-    proficiency.expires_on = data.expires_on
+    change_proficiency(proficiency, vars(data))
     session.flush()
     _record(session, proficiency, action="set", actor_id=actor_id)
     return proficiency, created
+
+
+CHANGEABLE = ("level", "interested", "note", "expires_on")
+"""What a person (or an import) sets; the verification is a manager's alone."""
+VOUCHED_FOR = frozenset({"level", "expires_on"})
+"""A change to one of these ends the verification."""
+
+
+def proficiency_changes(
+    proficiency: Proficiency, values: Mapping[str, object], *, end_verification: bool = False
+) -> dict[str, object]:
+    """The columns that ``values`` change; a new level or expiry also ends the verification.
+
+    A verification vouches for what the manager saw, not for what came after;
+    ``end_verification`` ends it whatever changed. Equal values are no change.
+    """
+    changes = {
+        name: value
+        for name in CHANGEABLE
+        if name in values and (value := values[name]) != getattr(proficiency, name)
+    }
+    if proficiency.verified_at is not None and (
+        end_verification or not VOUCHED_FOR.isdisjoint(changes)
+    ):
+        changes.update(verified_by_id=None, verified_at=None)
+    return changes
+
+
+def change_proficiency(proficiency: Proficiency, values: Mapping[str, object]) -> None:
+    for name, value in proficiency_changes(proficiency, values).items():
+        setattr(proficiency, name, value)
+
+
+def write_changes(
+    session: Session,
+    changed: Sequence[tuple[Proficiency, dict[str, object]]],
+    *,
+    actor_id: int | None,
+) -> None:
+    """Write many proficiencies' changes in a few ``executemany`` UPDATEs.
+
+    Each row's version is compared and bumped as the ORM does for a single row, so a
+    concurrent change is a conflict, never overwritten. A bulk statement bypasses the
+    unit of work, so the audit events and history rows are recorded here.
+    """
+    now = utcnow()
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    history: list[dict[str, object]] = []
+    for proficiency, changes in changed:
+        groups.setdefault(tuple(sorted(changes)), []).append(
+            {
+                "key_person_id": proficiency.person_id,
+                "key_skill_id": proficiency.skill_id,
+                "key_version": proficiency.version,
+                "new_version": proficiency.version + 1,
+                "new_updated_at": now,
+                **{f"new_{name}": value for name, value in changes.items()},
+            }
+        )
+        audit.record(
+            session,
+            "proficiency.updated",
+            target_type="proficiency",
+            target_id=f"{proficiency.person_id}/{proficiency.skill_id}",
+            before={name: getattr(proficiency, name) for name in changes},
+            after=changes,
+        )
+        entry = history_entry(proficiency, action="set", actor_id=actor_id)
+        entry.update((name, value) for name, value in changes.items() if name in entry)
+        history.append(entry)
+    table = cast(Table, Proficiency.__table__)
+    connection = session.connection()
+    for columns, rows in groups.items():
+        statement = (
+            update(table)
+            .where(
+                table.c.person_id == bindparam("key_person_id"),
+                table.c.skill_id == bindparam("key_skill_id"),
+                table.c.version == bindparam("key_version"),
+            )
+            .values(
+                version=bindparam("new_version"),
+                updated_at=bindparam("new_updated_at"),
+                **{name: bindparam(f"new_{name}") for name in columns},
+            )
+        )
+        if connection.execute(statement, rows).rowcount != len(rows):
+            raise Conflict("A proficiency changed while the file was imported; import it again.")
+    if history:
+        session.execute(insert(ProficiencyChange), history)
+    for proficiency, _ in changed:
+        session.expire(proficiency)
+
+
+def history_entry(
+    proficiency: Proficiency, *, action: str, actor_id: int | None
+) -> dict[str, object]:
+    """The proficiency's state as one row of its history."""
+    return {
+        "person_id": proficiency.person_id,
+        "skill_id": proficiency.skill_id,
+        "action": action,
+        "level": proficiency.level,
+        "interested": proficiency.interested,
+        "note": proficiency.note,
+        "expires_on": proficiency.expires_on,
+        "verified_by_id": proficiency.verified_by_id,
+        "changed_by_id": actor_id,
+    }
 
 
 def _new_proficiency(
@@ -247,16 +365,4 @@ def _validate(data: ProficiencyInput) -> None:
 def _record(
     session: Session, proficiency: Proficiency, *, action: str, actor_id: int | None
 ) -> None:
-    session.add(
-        ProficiencyChange(
-            person_id=proficiency.person_id,
-            skill_id=proficiency.skill_id,
-            action=action,
-            level=proficiency.level,
-            interested=proficiency.interested,
-            note=proficiency.note,
-            expires_on=proficiency.expires_on,
-            verified_by_id=proficiency.verified_by_id,
-            changed_by_id=actor_id,
-        )
-    )
+    session.add(ProficiencyChange(**history_entry(proficiency, action=action, actor_id=actor_id)))

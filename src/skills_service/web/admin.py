@@ -8,7 +8,7 @@ with the reason and the matching 4xx status, and writes nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from skills_service.auth.principal import require_principal
@@ -21,6 +21,7 @@ from skills_service.services import (
     accounts,
     audit,
     matrix,
+    matrix_import,
     people,
     search,
     skills,
@@ -269,7 +270,12 @@ def import_data() -> Answer:
             raise invalid_form(form)
         text = matrix.decode_upload(form.file.data.read())
         with db.session.begin():
-            report = matrix.import_csv(db.session, text, actor_id=require_principal().person_id)
+            report = matrix_import.import_csv(
+                db.session,
+                text,
+                actor_id=require_principal().person_id,
+                max_lines=current_app.config["SKILLS_SETTINGS"].import_max_lines,
+            )
     except ImportRejected as rejected:
         page = render_template(
             "admin/data.html", form=form, report=None, line_errors=rejected.line_errors
