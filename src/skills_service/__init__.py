@@ -52,7 +52,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     login.init_app(app)
     csrf.init_app(app)
     authorization.init_app(app)
-    limits.init_app(app, max_body_bytes=settings.max_body_bytes)
+    limits.init_app(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_endpoints=("matrix.import_matrix", "admin.import_data"),
+    )
     headers.init_app(app, production=settings.is_production)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(auth_views.blueprint)

@@ -33,10 +33,7 @@ def export_matrix() -> Response:
     return Response(
         stream(),
         mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="skills-matrix.csv"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": 'attachment; filename="skills-matrix.csv"'},
     )
 
 
@@ -44,8 +41,6 @@ def export_matrix() -> Response:
 @blueprint.response(200, description="Counts of what the import created and changed.")
 def import_matrix() -> dict[str, Any]:
     """Import people and proficiencies (all-or-nothing, per-line error report)."""
-    settings = current_app.config["SKILLS_SETTINGS"]
-    request.max_content_length = settings.max_upload_bytes
     text = _uploaded_text()
     session = db.session
     with session.begin():

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from skills_service.errors import DomainError, ImportRejected, InvalidInput, LineError
 from skills_service.models import Person, Proficiency, Skill, SkillAlias
 from skills_service.services import people, proficiencies
-from skills_service.services.common import ascii_int, clean_text, name_key
+from skills_service.services.common import (
+    TEXT_FAULT_NAMES,
+    ascii_int,
+    clean_text,
+    name_key,
+    text_fault,
+    unstorable_at,
+)
 from skills_service.services.proficiencies import ProficiencyInput
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -135,10 +142,11 @@ def import_csv(
 
     The caller owns the transaction: on rejection nothing has been written.
     """
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
+    if (position := unstorable_at(text)) is not None:
+        line = text[:position].count("\n") + 1
+        fault = str(text_fault(text[position]))
         raise ImportRejected(
-            "The file contains a NUL character.", [LineError(line, "", "NUL is not text.")]
+            f"The file contains {TEXT_FAULT_NAMES[fault]}.", [LineError(line, "", fault)]
         )
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [column.strip().lower() for column in next(reader, [])]
