@@ -69,3 +69,4 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
     app.register_blueprint(docs.blueprint, url_prefix=PREFIX)
     headers.allow(app, PREFIX + "/docs", inline_styles=True)  # Swagger UI styles at run time
+    headers.allow_caching(app, "docs.static", "docs.swagger_asset")
