@@ -121,3 +121,10 @@ def test_administration_is_for_admins(action: Action) -> None:
 def test_an_unknown_route_has_no_policy() -> None:
     assert policy.route_action("nowhere.view") is None
     assert policy.route_action(None) is None
+
+
+def test_the_api_docs_are_public_only_when_published() -> None:
+    for endpoint in ("api-docs.openapi_json", "docs.api_docs", "docs.swagger_asset"):
+        assert policy.route_action(endpoint) is Action.READ_API_DOCS
+        assert policy.route_action(endpoint, published=True) is Action.PUBLIC
+    assert policy.route_action("audit.list_events", published=True) is Action.READ_AUDIT

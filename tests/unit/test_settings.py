@@ -105,3 +105,11 @@ def test_secrets_are_not_shown_in_the_settings_repr() -> None:
 
 def test_variables_without_the_prefix_are_ignored() -> None:
     assert Settings.from_environ({"SECRET_KEY": "x", "DATABASE_URL": "y"}).secret_key is None
+
+
+def test_public_api_docs_is_read_from_the_environment() -> None:
+    production = {"SKILLS_ENV": "production"}
+    assert not Settings.from_environ(production).api_docs_public
+    published = Settings.from_environ({**production, "SKILLS_PUBLIC_API_DOCS": "true"})
+    assert published.api_docs_public
+    assert Settings.from_environ({}).api_docs_public
