@@ -131,3 +131,12 @@ def test_development_keeps_the_api_docs_public(client: FlaskClient) -> None:
         response = client.get(path)
         response.close()
         assert response.status_code == 200, path
+
+
+def test_an_error_a_static_file_answers_itself_on_the_api_is_a_problem(
+    client: FlaskClient,
+) -> None:
+    """Found by fuzzing: a stale ``If-Match`` on a docs asset got a 412 carrying the file."""
+    response = client.get("/api/v1/docs/swagger-ui/swagger-ui.css", headers={"If-Match": '"x"'})
+    assert response.status_code == 412
+    assert response.mimetype == "application/problem+json"

@@ -18,9 +18,9 @@ from skills_service.api import (
 )
 from skills_service.api.schemas.common import ProblemSchema
 from skills_service.security import headers
+from skills_service.security.problems import PROBLEM_JSON
 
 PREFIX = "/api/v1"
-PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemApi(Api):  # type: ignore[misc]
