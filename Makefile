@@ -92,7 +92,7 @@ bench-packages:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			wrk >/dev/null; }
 
-## fuzz: the schema fuzzing of the test suite, with 20 times the examples per operation
+## fuzz: the schema fuzzing and the request-parser property tests of the suite, with 20 times the examples
 fuzz: install
 	SKILLS_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/fuzz
 

@@ -41,7 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     metrics.init_app(app)
-    limits.init_app(app, max_body_bytes=settings.max_body_bytes)
+    limits.init_app(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_endpoints=("matrix.import_matrix", "admin.import_data"),
+    )
     db.init_app(app, settings.sqlalchemy_url)
     audit_context.init_app(app)
     redis_client.init_app(

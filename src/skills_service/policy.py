@@ -43,6 +43,7 @@ class Action(Enum):
     """What a principal wants to do."""
 
     PUBLIC = auto()
+    READ_API_DOCS = auto()
     READ_OWN_ACCOUNT = auto()
     MANAGE_OWN_ACCOUNT = auto()
     MANAGE_SECOND_FACTOR = auto()
@@ -64,6 +65,7 @@ class Action(Enum):
 
 
 MINIMUM_ROLE: Mapping[Action, Role] = {
+    Action.READ_API_DOCS: Role.VIEWER,
     Action.READ_OWN_ACCOUNT: Role.VIEWER,
     Action.MANAGE_OWN_ACCOUNT: Role.VIEWER,
     Action.MANAGE_SECOND_FACTOR: Role.VIEWER,
@@ -219,10 +221,10 @@ ROUTE_ACTIONS: Mapping[str, Action] = {
     "health.healthz": Action.PUBLIC,
     "health.readyz": Action.PUBLIC,
     "metrics.metrics": Action.PUBLIC,
-    "api-docs.openapi_json": Action.PUBLIC,
-    "docs.api_docs": Action.PUBLIC,
-    "docs.swagger_asset": Action.PUBLIC,
-    "docs.static": Action.PUBLIC,
+    "api-docs.openapi_json": Action.READ_API_DOCS,
+    "docs.api_docs": Action.READ_API_DOCS,
+    "docs.swagger_asset": Action.READ_API_DOCS,
+    "docs.static": Action.READ_API_DOCS,
     "auth.login_page": Action.PUBLIC,
     "auth.login_mfa": Action.PUBLIC,
     "auth.logout": Action.PUBLIC,
@@ -307,8 +309,16 @@ SELF_AUTHENTICATED_ROUTES = frozenset({"metrics.metrics"})
 the principal loader ignores their ``Authorization`` header."""
 
 
-def route_action(endpoint: str | None) -> Action | None:
-    """The action a route needs, or ``None`` when the route has no policy (refused)."""
+PUBLISHABLE = frozenset({Action.READ_API_DOCS})
+"""Actions a deployment may open to anyone: the API's OpenAPI document and Swagger UI
+(``SKILLS_PUBLIC_API_DOCS=true``, and always in development). Otherwise they need a
+signed-in caller, so a production service does not describe itself to strangers."""
+
+
+def route_action(endpoint: str | None, *, published: bool = False) -> Action | None:
+    """The action a route needs, or ``None`` when the route has no policy (refused);
+    ``published`` makes the ``PUBLISHABLE`` actions public."""
     if endpoint is None:
         return None
-    return ROUTE_ACTIONS.get(endpoint)
+    action = ROUTE_ACTIONS.get(endpoint)
+    return Action.PUBLIC if published and action in PUBLISHABLE else action

@@ -111,6 +111,7 @@ class Settings(BaseModel):
     token_max_days: int = Field(default=365, ge=1, le=3650)
     dashboard_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     metrics_token: SecretStr | None = Field(default=None, min_length=32)
+    public_api_docs: bool = False
     unrecognised: tuple[str, ...] = Field(default=(), exclude=True)
 
     @field_validator(
@@ -169,6 +170,12 @@ class Settings(BaseModel):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def api_docs_public(self) -> bool:
+        """Whether anyone may read the OpenAPI document and Swagger UI (in production,
+        only with ``SKILLS_PUBLIC_API_DOCS=true``; otherwise signed-in callers only)."""
+        return self.public_api_docs or not self.is_production
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -244,6 +251,13 @@ class Settings(BaseModel):
                     "access tokens; use a separate API audience",
                 )
             )
+        found.append(
+            Finding(
+                Severity.OK,
+                "SKILLS_PUBLIC_API_DOCS",
+                "API docs: " + ("public" if self.api_docs_public else "signed-in callers only"),
+            )
+        )
         if self.is_production and not self.trusted_proxies:
             found.append(
                 Finding(

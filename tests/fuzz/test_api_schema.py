@@ -35,15 +35,7 @@ from schemathesis.checks import (
 from skills_service import create_app
 from skills_service.extensions import db
 from skills_service.settings import Settings
-from tests.conftest import (
-    POSTGRES_URL,
-    TEST_SECRET_KEY,
-    MakeActor,
-    MakeApp,
-    changed,
-    fresh_postgresql,
-    fresh_sqlite,
-)
+from tests.conftest import TEST_SECRET_KEY, MakeActor
 from tests.integration.world import build_world
 
 EXAMPLES = int(os.environ.get("SKILLS_FUZZ_EXAMPLES", "25"))
@@ -75,27 +67,6 @@ def documented_operations() -> list[tuple[str, str]]:
         for method in item
         if method in HTTP_METHODS
     ]
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """PostgreSQL, the production backend, when configured (CI always has it)."""
-    if POSTGRES_URL:
-        return fresh_postgresql(request)
-    return fresh_sqlite(request, tmp_path)
-
-
-@pytest.fixture
-def fuzzed_app(make_app: MakeApp, settings: Settings) -> Flask:
-    """The API with budgets no fuzzing run exhausts: limits have tests of their own."""
-    return make_app(
-        changed(
-            settings,
-            ratelimit_default="100000/minute",
-            ratelimit_per_address="100000/minute",
-            ratelimit_sensitive="100000/minute",
-        )
-    )
 
 
 OPERATIONS = documented_operations()

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from skills_service.extensions import db
+from skills_service.services.common import NUL_MESSAGE
 from skills_service.settings import Settings
 from tests.conftest import Actor, MakeActor, MakeApp, changed
 from tests.integration.responses import assert_problem, data
@@ -470,4 +471,4 @@ def test_a_csv_holding_a_nul_character_is_rejected_naming_its_line(
 ) -> None:
     upload = b"email,name\nok@example.org,Fine\nbad@example.org,Bad\x00Name\n"
     body = assert_problem(post_csv(client, admin, upload), 422)
-    assert body["line_errors"] == [{"line": 3, "column": "", "message": "NUL is not text."}]
+    assert body["line_errors"] == [{"line": 3, "column": "", "message": NUL_MESSAGE}]

@@ -6,12 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import skills_service
+from skills_service.dashboard import COMPONENT_SUITES_ENDPOINT
+from skills_service.security import headers
 from skills_service.settings import Settings
-from tests.conftest import Actor, MakeApp, changed
+from tests.conftest import Actor, MakeActor, MakeApp, changed
+from tests.integration.browser import SAME_ORIGIN, signed_in
+from tests.integration.test_route_policy import _path as sample_path
+from tests.integration.test_route_policy import _routes as routes_of
+from tests.integration.world import build_world
 
 TEMPLATES = Path(skills_service.__file__).parent
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*nonce=)[^>]*>", re.IGNORECASE)
@@ -95,3 +102,47 @@ def test_no_template_has_inline_script_or_style(template: Path) -> None:
     text = template.read_text(encoding="utf-8")
     assert not INLINE_SCRIPT.search(text), "inline <script> without a nonce"
     assert not INLINE_STYLE.search(text), "inline style"
+
+
+STATIC_ENDPOINTS = {
+    "static",
+    "docs.static",
+    "docs.swagger_asset",
+    "_dashboard_dash_assets.static",
+    COMPONENT_SUITES_ENDPOINT,
+}
+
+
+def test_only_static_assets_are_declared_cacheable(app: Flask) -> None:
+    assert app.extensions[headers.CACHEABLE_KEY] == STATIC_ENDPOINTS
+
+
+@pytest.mark.parametrize("caller", ["signed-in browser", "bearer token"])
+def test_no_response_outside_static_assets_may_be_stored_by_a_cache(
+    app: Flask, make_actor: MakeActor, caller: str
+) -> None:
+    """Walks every registered route and method: pages, API JSON, errors, redirects."""
+    world = build_world(app, make_actor)
+    if caller == "bearer token":
+        client, credentials = app.test_client(), world.admin.headers
+    else:
+        client, credentials = signed_in(app, world.admin), SAME_ORIGIN
+    stored = []
+    for endpoint, method, rule in routes_of(app):
+        response = client.open(
+            sample_path(rule, world), method=method, headers={**credentials, "If-Match": "*"}
+        )
+        response.close()
+        if endpoint not in STATIC_ENDPOINTS and response.headers.get("Cache-Control") != "no-store":
+            stored.append(
+                (method, rule, response.status_code, response.headers.get("Cache-Control"))
+            )
+    assert stored == []
+
+
+def test_account_and_second_factor_pages_are_never_stored(app: Flask, admin: Actor) -> None:
+    browser = signed_in(app, admin)
+    for page in ("/account", "/account/mfa", "/account/password", "/"):
+        response = browser.get(page)
+        assert response.status_code == 200, page
+        assert response.headers["Cache-Control"] == "no-store", page

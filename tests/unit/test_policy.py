@@ -142,3 +142,10 @@ def test_a_recent_authentication_grants_nothing_the_role_does_not() -> None:
     with pytest.raises(Forbidden) as refused:
         policy.require(viewer, Action.CREATE_OWN_TOKEN)
     assert not isinstance(refused.value, ReauthenticationRequired)
+
+
+def test_the_api_docs_are_public_only_when_published() -> None:
+    for endpoint in ("api-docs.openapi_json", "docs.api_docs", "docs.swagger_asset"):
+        assert policy.route_action(endpoint) is Action.READ_API_DOCS
+        assert policy.route_action(endpoint, published=True) is Action.PUBLIC
+    assert policy.route_action("audit.list_events", published=True) is Action.READ_AUDIT

@@ -158,3 +158,11 @@ def test_a_chart_cache_on_the_sessions_redis_is_warned_about() -> None:
     assert "SKILLS_CACHE_REDIS_URL" not in [
         f.setting for f in Settings.from_environ(apart).findings()
     ]
+
+
+def test_public_api_docs_is_read_from_the_environment() -> None:
+    production = {"SKILLS_ENV": "production"}
+    assert not Settings.from_environ(production).api_docs_public
+    published = Settings.from_environ({**production, "SKILLS_PUBLIC_API_DOCS": "true"})
+    assert published.api_docs_public
+    assert Settings.from_environ({}).api_docs_public

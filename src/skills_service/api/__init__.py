@@ -18,9 +18,9 @@ from skills_service.api import (
 )
 from skills_service.api.schemas.common import ProblemSchema
 from skills_service.security import headers
+from skills_service.security.problems import PROBLEM_JSON
 
 PREFIX = "/api/v1"
-PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemApi(Api):  # type: ignore[misc]
@@ -69,3 +69,4 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(resource.blueprint, url_prefix=PREFIX + resource.URL_PREFIX)
     app.register_blueprint(docs.blueprint, url_prefix=PREFIX)
     headers.allow(app, PREFIX + "/docs", inline_styles=True)  # Swagger UI styles at run time
+    headers.allow_caching(app, "docs.static", "docs.swagger_asset")

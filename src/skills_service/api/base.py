@@ -5,22 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import flask
 import flask_smorest
 from flask import request, url_for
-from marshmallow import RAISE
-from webargs.flaskparser import FlaskParser
+from marshmallow import RAISE, missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from skills_service.services.common import Page, etag_for
 
 
 class StrictParser(FlaskParser):
-    """Unknown query parameters are rejected like unknown body fields."""
+    """Unknown query parameters are rejected like unknown body fields; JSON bodies are read
+    by the app's one bounded JSON reader (``security.json_body``), not webargs' own."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": RAISE,
         "querystring": RAISE,
     }
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return missing
+        return req.get_json(force=True)
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

@@ -36,10 +36,7 @@ def export_matrix(args: dict[str, Any]) -> Response:
     return Response(
         stream(),
         mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="skills-matrix.csv"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": 'attachment; filename="skills-matrix.csv"'},
     )
 
 
@@ -51,7 +48,6 @@ def import_matrix() -> matrix_import.ImportReport:
     Only the columns in the file are set; equal values write nothing.
     """
     settings = current_app.config["SKILLS_SETTINGS"]
-    request.max_content_length = settings.max_upload_bytes
     text = _uploaded_text()
     session = db.session
     with session.begin():

@@ -79,10 +79,10 @@ def update_person(body: dict[str, Any], person_id: int) -> tuple[Any, int, dict[
 
 @blueprint.route("/<int:person_id>/password-reset", methods=["POST"])
 @blueprint.response(200, PasswordResetSchema)
-def reset_password(person_id: int) -> tuple[Any, int, dict[str, str]]:
+def reset_password(person_id: int) -> dict[str, str]:
     """Replace the password with a one-time one and end every session of the person."""
     session = db.session
     with session.begin():
         person = people.get_person(session, person_id)
         one_time = accounts.admin_reset_password(session, person=person)
-    return {"one_time_password": one_time}, 200, {"Cache-Control": "no-store"}
+    return {"one_time_password": one_time}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from skills_service.web.forms import WholeNumberField
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -46,6 +48,6 @@ class EnrolmentForm(FlaskForm):  # type: ignore[misc]
 class TokenForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Name", validators=[DataRequired(), Length(min=1, max=64)])
     scopes = SelectMultipleField("Scopes", choices=["read", "write"], default=["read"])
-    expires_days = IntegerField(
+    expires_days = WholeNumberField(
         "Expires after (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)]
     )

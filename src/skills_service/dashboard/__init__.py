@@ -152,6 +152,12 @@ def _set_csrf_cookie(response: Response, *, secure: bool) -> Response:
     return response
 
 
+COMPONENT_SUITES_ENDPOINT = (
+    DASHBOARD_PREFIX + "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
+)
+"""Dash's bundled scripts: fingerprinted, the same for everyone, so caching them is safe."""
+
+
 def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     dash_app = Dash(
         __name__,
@@ -181,5 +187,6 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
         app.extensions.get(redis_client.CACHE_EXTENSION_KEY), ttl_seconds=cache_seconds
     )
     headers.allow(app, DASHBOARD_PREFIX, script_hashes=dash_app.csp_hashes(), inline_styles=True)
+    headers.allow_caching(app, COMPONENT_SUITES_ENDPOINT, "_dashboard_dash_assets.static")
     app.after_request(lambda response: _set_csrf_cookie(response, secure=production))
     protocol.init_app(app, dash_app)

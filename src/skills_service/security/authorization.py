@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from skills_service import policy
 from skills_service.auth.principal import current_principal
@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 def enforce_route_policy() -> None:
     if request.endpoint is None:
         return  # no route matched: the 404/405 handler answers
-    action = policy.route_action(request.endpoint)
+    settings = current_app.config["SKILLS_SETTINGS"]
+    action = policy.route_action(request.endpoint, published=settings.api_docs_public)
     if action is None:
         log.error("route without policy refused", extra={"endpoint": request.endpoint})
         raise Forbidden("You are not allowed to do this.")

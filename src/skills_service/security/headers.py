@@ -7,6 +7,11 @@ A mounted front end that needs more registers it for its own paths with
 attributes and inject ``<style>`` elements at run time, so there ``style-src``
 also allows ``'unsafe-inline'``; Dash's one inline script is allowed by its hash.
 ``script-src`` never allows ``'unsafe-inline'``, anywhere.
+
+Every response is ``Cache-Control: no-store`` (pages, API JSON, errors: whatever a
+signed-in person or a token holder is shown stays out of browser and proxy caches),
+except on routes declared cacheable with ``allow_caching(...)``: static assets, which
+keep the caching headers their server sets.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 EXCEPTIONS_KEY = "skills_service.csp_exceptions"
+CACHEABLE_KEY = "skills_service.cacheable_endpoints"
 HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
@@ -41,6 +47,12 @@ def allow(
     """Relax the policy under ``prefix`` only (never ``'unsafe-inline'`` for scripts)."""
     exceptions: list[PathException] = app.extensions.setdefault(EXCEPTIONS_KEY, [])
     exceptions.append(PathException(prefix, tuple(script_hashes), inline_styles))
+
+
+def allow_caching(app: Flask, *endpoints: str) -> None:
+    """Let these routes' responses be cached as they say (every other one is ``no-store``)."""
+    cacheable: set[str] = app.extensions.setdefault(CACHEABLE_KEY, set())
+    cacheable.update(endpoints)
 
 
 def csp_nonce() -> str:
@@ -88,9 +100,12 @@ def _set_headers(response: Response, *, hsts: bool) -> Response:
     if hsts:
         headers["Strict-Transport-Security"] = HSTS
     headers.pop("Server", None)
+    if request.endpoint not in current_app.extensions.get(CACHEABLE_KEY, ()):
+        headers["Cache-Control"] = "no-store"
     return response
 
 
 def init_app(app: Flask, *, production: bool) -> None:
+    allow_caching(app, "static")
     app.after_request(lambda response: _set_headers(response, hsts=production))
     app.jinja_env.globals["csp_nonce"] = csp_nonce

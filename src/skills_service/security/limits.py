@@ -1,4 +1,5 @@
-"""Size limits on bodies, query strings, headers and path ids, and the API's content types.
+"""Size limits on bodies, query strings, headers and path ids, the content types the API
+accepts, the bounded JSON reader of request bodies, and refused text in queries and forms.
 
 The limits on the request line and the headers are the app's own, below those of the
 web server (``gunicorn_conf.py``) and of the proxy in front (``deploy/nginx/``), so
@@ -8,10 +9,11 @@ that an over-long query string or header is refused here, as the service's probl
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response, current_app, request
-from werkzeug.datastructures import MultiDict
+from flask import Flask, Request, Response, current_app, request
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import (
     RequestHeaderFieldsTooLarge,
     RequestURITooLarge,
@@ -19,8 +21,9 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import IntegerConverter, Map
 
+from skills_service.security.json_body import RequestJSON
 from skills_service.security.problems import problem
-from skills_service.services.common import MAX_ID, NUL_MESSAGE
+from skills_service.services.common import MAX_ID, TEXT_FAULT_NAMES, printable, text_fault
 
 MAX_QUERY_STRING_BYTES = 4096
 MAX_HEADER_FIELDS = 100
@@ -28,6 +31,9 @@ MAX_HEADER_FIELD_BYTES = 8192
 """One header line, ``Name: value``: a browser's cookies fit, as they do in nginx's buffers."""
 MAX_HEADER_BYTES = 32768
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+MAX_UPLOAD_BYTES = "SKILLS_MAX_UPLOAD_BYTES"
+UPLOAD_ENDPOINTS = "SKILLS_UPLOAD_ENDPOINTS"
 
 
 class DatabaseId(IntegerConverter):
@@ -43,8 +49,43 @@ class DatabaseId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
-def _first_with_nul(fields: MultiDict[str, str]) -> str | None:
-    return next((name for name, value in fields.items(multi=True) if "\x00" in name + value), None)
+class BoundedRequest(Request):
+    """A request whose JSON body is read within bounds (``json_body``) and whose body
+    limit is the upload limit on the routes that take a file.
+
+    The limit is decided by the route before anything reads the body (CSRF and form
+    checks read it first), so a file between the body and the upload limits is
+    accepted there and nowhere else.
+    """
+
+    @property
+    def json_module(self) -> Any:
+        return RequestJSON
+
+    @json_module.setter
+    def json_module(self, _provider: object) -> None:
+        """Flask's request context assigns the app's JSON provider here, whose ``loads``
+        is unbounded; a request body is read by the bounded reader all the same."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and self.endpoint in current_app.config.get(
+            UPLOAD_ENDPOINTS, ()
+        ):
+            upload_bytes: int = current_app.config[MAX_UPLOAD_BYTES]
+            return upload_bytes
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def _texts_of(fields: MultiDict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field name, text) for every name and value; an uploaded file is its name."""
+    for name, value in fields.items(multi=True):
+        yield name, name
+        yield name, (value.filename or "") if isinstance(value, FileStorage) else value
 
 
 def check_request_size() -> None:
@@ -66,23 +107,25 @@ def check_request_size() -> None:
 
 
 def check_request_shape() -> Response | None:
-    """Content types, and no NUL character in a query or form field.
+    """Content types, and no text ``text_fault`` refuses in a query string, a form field
+    (either encoding) or an uploaded file's name.
 
-    PostgreSQL cannot store or compare a string holding NUL, so one reaching a query
-    would fail there, as a server error, instead of being refused here (400, naming
-    the field). Uploaded files are checked by the import itself.
+    One refused character reaching the database would fail there, as a server error,
+    instead of being refused here (400, naming the field). Uploaded files' contents are
+    checked by the import itself.
     """
-    fields = [("query", request.args)]
-    if request.mimetype == "application/x-www-form-urlencoded":
-        fields.append(("form", request.form))
+    fields: list[tuple[str, MultiDict[str, Any]]] = [("query", request.args)]
+    if request.mimetype in FORM_TYPES:
+        fields += [("form", request.form), ("file", request.files)]
     for where, values in fields:
-        if (name := _first_with_nul(values)) is not None:
-            label = name.replace("\x00", "")[:40]
-            return problem(
-                400,
-                f"The {where} field {label!r} contains a NUL character.",
-                field_errors={label: [NUL_MESSAGE]},
-            )
+        for name, text in _texts_of(values):
+            if (fault := text_fault(text)) is not None:
+                label = printable(name)[:40]
+                return problem(
+                    400,
+                    f"The {where} field {label!r} contains {TEXT_FAULT_NAMES[fault]}.",
+                    field_errors={label: [fault]},
+                )
     if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
         return None
     accepted = current_app.config["API_BODY_TYPES"].get(request.endpoint, ("application/json",))
@@ -93,7 +136,9 @@ def check_request_shape() -> Response | None:
     return None
 
 
-def init_app(app: Flask, *, max_body_bytes: int) -> None:
+def init_app(
+    app: Flask, *, max_body_bytes: int, max_upload_bytes: int, upload_endpoints: Iterable[str]
+) -> None:
     """Before any route is added (the ``int`` converter must be in place to bind them)
     and before the principal and the route policy, which read headers: sizes come first.
 
@@ -101,7 +146,10 @@ def init_app(app: Flask, *, max_body_bytes: int) -> None:
     own limits.)
     """
     app.url_map.converters["int"] = DatabaseId
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.config[MAX_UPLOAD_BYTES] = max_upload_bytes
+    app.config[UPLOAD_ENDPOINTS] = frozenset(upload_endpoints)
     app.config.setdefault("API_BODY_TYPES", {})
     app.before_request(check_request_size)
 

@@ -30,6 +30,7 @@ from skills_service.security import audit_context
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "urn:skills-service:problem:"
+PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_DETAIL = "The service is temporarily unavailable; try again shortly."
 
@@ -71,7 +72,7 @@ def problem(
         body["errors"] = dict(field_errors)
     if extra:
         body.update(extra)
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -209,7 +210,25 @@ def from_unexpected(error: Exception) -> Response:
     return problem(500, "An unexpected error occurred; quote the request id when reporting it.")
 
 
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "ETag")
+
+
+def errors_as_problems(response: Response) -> Response:
+    """An error answer that is not JSON, made by a view or a library itself on a machine
+    path (a static file's conditional 412, say), becomes problem+json like every other
+    error there. JSON answers stay: problems, and the readiness probe's reasons."""
+    if response.status_code < 400 or wants_html() or response.is_json:
+        return response
+    replaced = problem(response.status_code)
+    for name in KEPT_HEADERS:
+        if name in response.headers:
+            replaced.headers[name] = response.headers[name]
+    response.close()
+    return replaced
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(errors_as_problems)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(errors.DomainError, from_domain_error)
     app.register_error_handler(StaleDataError, from_stale_data)

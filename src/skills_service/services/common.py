@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
 NUL_MESSAGE = "Must not contain NUL characters."
+SURROGATE_MESSAGE = "Must not contain unpaired surrogate characters."
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+TEXT_FAULT_NAMES = {NUL_MESSAGE: "a NUL character", SURROGATE_MESSAGE: "an unpaired surrogate"}
+"""Each ``text_fault`` as the words of a sentence ("The field ... contains a NUL character.")."""
 MAX_ID = 2**31 - 1
 """The largest id a row can have (ids are 32-bit integer columns)."""
 
@@ -87,6 +92,31 @@ def in_batches(values: Iterable[T], size: int = IN_LIST_BATCH) -> Iterator[list[
             batch = []
     if batch:
         yield batch
+
+
+def text_fault(text: str) -> str | None:
+    """Why ``text`` cannot be stored as text, or None when it can.
+
+    The one text check for every input path. PostgreSQL cannot hold NUL, and a lone
+    surrogate (which JSON's ``\\ud800`` escape can produce) is not Unicode: no encoder
+    writes it, so either one reaching the database or a response fails there, as a
+    server error, instead of being refused as input.
+    """
+    position = unstorable_at(text)
+    if position is None:
+        return None
+    return NUL_MESSAGE if text[position] == "\x00" else SURROGATE_MESSAGE
+
+
+def unstorable_at(text: str) -> int | None:
+    """Where the first character ``text_fault`` refuses is in ``text``, or None."""
+    found = _UNSTORABLE.search(text)
+    return None if found is None else found.start()
+
+
+def printable(text: str) -> str:
+    """``text`` with the characters ``text_fault`` refuses replaced, to name it in an answer."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def clean_text(value: str, *, field: str, max_length: int, min_length: int = 1) -> str:

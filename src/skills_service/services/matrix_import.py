@@ -37,7 +37,14 @@ from skills_service.errors import DomainError, ImportRejected, LineError
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, SkillAlias
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
 from skills_service.services import people, proficiencies
-from skills_service.services.common import ascii_int, clean_text, name_key
+from skills_service.services.common import (
+    TEXT_FAULT_NAMES,
+    ascii_int,
+    clean_text,
+    name_key,
+    text_fault,
+    unstorable_at,
+)
 from skills_service.services.matrix import LONG_COLUMNS, PERSON_COLUMNS, Layout, unprotect_cell
 
 MAX_FIELD_CHARS = 4096
@@ -175,10 +182,11 @@ def import_csv(
     The caller owns the transaction: on rejection nothing has been written.
     ``max_lines`` (``SKILLS_IMPORT_MAX_LINES``) bounds the lines after the header.
     """
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
+    if (position := unstorable_at(text)) is not None:
+        line = text[:position].count("\n") + 1
+        fault = str(text_fault(text[position]))
         raise ImportRejected(
-            "The file contains a NUL character.", [LineError(line, "", "NUL is not text.")]
+            f"The file contains {TEXT_FAULT_NAMES[fault]}.", [LineError(line, "", fault)]
         )
     reader = _Reader(text, max_lines)
     header = reader.header()

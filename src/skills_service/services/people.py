@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,17 +17,32 @@ from skills_service.services.common import check_version, clean_text, in_batches
 
 NAME_MAX = 128
 EMAIL_MAX = 254
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,63}$")
+INVALID_EMAIL_MESSAGE = (
+    "Not a valid address: one @, no spaces, markup or control characters, "
+    "and a domain name that IDNA can encode (such as example.org)."
+)
+
+
+def _invalid_email() -> InvalidInput:
+    return InvalidInput("The email address is not valid.", {"email": [INVALID_EMAIL_MESSAGE]})
 
 
 def normalise_email(raw: str) -> str:
-    """One spelling per mailbox: NFKC (folds full-width tricks), trimmed, lower case."""
+    """One spelling per mailbox: NFKC (folds full-width tricks), trimmed, lower case, and
+    an address by RFC 5321/5322 and IDNA 2008 (``email-validator``, no DNS look-up): one
+    ``@``, no quoted or markup characters, a domain with a dot that IDNA can encode, and
+    that domain in its Unicode form (``xn--bcher-kva.de`` is ``bücher.de``).
+    """
     email = unicodedata.normalize("NFKC", raw).strip().lower()
-    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        raise InvalidInput("The email address is not valid.", {"email": ["Not a valid address."]})
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zs") for char in email):
-        raise InvalidInput("The email address is not valid.", {"email": ["Not a valid address."]})
-    return email
+    if len(email) > EMAIL_MAX or any(
+        unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zs") for char in email
+    ):
+        raise _invalid_email()
+    try:
+        address = validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise _invalid_email() from None
+    return str(address.normalized).lower()
 
 
 def parse_role(raw: str) -> Role:

@@ -115,8 +115,7 @@ def reset_password(person_id: int) -> Answer:
             one_time = accounts.admin_reset_password(db.session, person=person)
     except DomainError as error:
         return refused(error, people_page)
-    page = render_template("admin/one_time_password.html", person=person, password=one_time)
-    return Response(page, headers={"Cache-Control": "no-store"})
+    return render_template("admin/one_time_password.html", person=person, password=one_time)
 
 
 @blueprint.get("/teams")

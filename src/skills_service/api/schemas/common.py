@@ -8,32 +8,39 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, NUL_MESSAGE, ascii_int
+from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, ascii_int, printable, text_fault
 
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
-def _holds_nul(value: object) -> bool:
+def _first_text_fault(value: object) -> str | None:
+    """The first ``text_fault`` in ``value``, its strings and keys at any depth."""
     if isinstance(value, str):
-        return "\x00" in value
+        return text_fault(value)
     if isinstance(value, Mapping):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False
+        items: list[object] = [part for pair in value.items() for part in pair]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((fault for item in items if (fault := _first_text_fault(item))), None)
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error, never silently ignored; so is a NUL in any string
-    (PostgreSQL cannot hold one, and would fail instead of refusing it)."""
+    """Unknown fields are an error, never silently ignored; so is any string, key or
+    value, that ``text_fault`` refuses (NUL, a lone surrogate), named by its field."""
 
     class Meta:
         unknown = RAISE
 
     @pre_load
-    def _refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+    def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
         if isinstance(data, Mapping):
-            refused = {str(key): [NUL_MESSAGE] for key in data if _holds_nul(data[key])}
+            refused = {
+                printable(str(key)): [fault]
+                for key in data
+                if (fault := _first_text_fault(key) or _first_text_fault(data[key]))
+            }
             if refused:
                 raise ValidationError(refused)
         return data
