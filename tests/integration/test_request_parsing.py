@@ -227,6 +227,28 @@ def test_a_nul_in_a_multipart_form_field_is_refused_like_a_urlencoded_one(
     assert rows_written(app, client, admin) == before
 
 
+def test_a_multipart_part_without_a_name_is_answered_not_a_server_error(
+    app: Flask, client: FlaskClient, admin: Actor
+) -> None:
+    """werkzeug keys a part with no ``name`` as ``None``: found by fuzzing as a 500."""
+    browser = signed_in(app, admin)
+    token = csrf_token(browser, "/admin/people")
+    boundary = "fuzzboundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        f"--{boundary}--\r\n"
+    )
+    for path in ("/admin/people", "/account/password", "/login"):
+        response = browser.post(
+            path,
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            headers=SAME_ORIGIN,
+        )
+        assert response.status_code < 500, (path, response.status_code)
+
+
 def test_a_nul_in_an_uploaded_file_name_is_refused(
     app: Flask, client: FlaskClient, admin: Actor
 ) -> None:

@@ -82,10 +82,18 @@ class BoundedRequest(Request):
 
 
 def _texts_of(fields: MultiDict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(field name, text) for every name and value; an uploaded file is its name."""
-    for name, value in fields.items(multi=True):
+    """(field name, text) for every name and value; an uploaded file is its name.
+
+    A multipart part may come without a name (werkzeug keys it ``None``): it is read
+    as the empty name, which no form declares.
+    """
+    for raw_name, value in fields.items(multi=True):
+        name = raw_name or ""
         yield name, name
-        yield name, (value.filename or "") if isinstance(value, FileStorage) else value
+        if isinstance(value, FileStorage):
+            yield name, value.filename or ""
+        elif isinstance(value, str):
+            yield name, value
 
 
 def check_request_size() -> None:
