@@ -49,7 +49,10 @@ def _team_options(principal: Principal) -> list[dict[str, Any]]:
 
 
 def _graph(graph_id: str, figure: dict[str, Any] | None = None) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="chart")
+    """A chart; until its callback answers, an empty figure, never ``null``: the graph's
+    resize handler reads ``figure.layout`` and fails on ``null`` when it runs first."""
+    drawn = figure if figure is not None else {"data": [], "layout": {}}
+    return dcc.Graph(id=graph_id, figure=drawn, config=GRAPH_CONFIG, className="chart")
 
 
 def layout() -> html.Div:
