@@ -77,7 +77,7 @@ def test_search_people_by_skill_and_level(world: World, live_url: str, watched: 
     watched.assert_clean()
 
 
-def test_every_main_page_renders_without_a_csp_violation(
+def test_every_main_page_renders_without_a_csp_violation_or_sideways_scroll_on_a_phone(
     world: World, live_url: str, watched: Watched
 ) -> None:
     sign_in(watched, live_url, world.manager.email)
@@ -92,6 +92,19 @@ def test_every_main_page_renders_without_a_csp_violation(
     }
     visit_all(watched, live_url, pages)
     watched.assert_clean()
+    assert_no_sideways_scroll_on_a_phone(watched, live_url, ["/", *pages.values()])
+
+
+def assert_no_sideways_scroll_on_a_phone(watched: Watched, live_url: str, paths: list[str]) -> None:
+    """At 390 px the skill page's table of levels pushed the whole page sideways; a
+    wide table scrolls within itself instead."""
+    watched.page.set_viewport_size({"width": 390, "height": 800})
+    for path in paths:
+        watched.page.goto(live_url + path)
+        overflow = watched.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow == 0, f"{path} scrolls sideways by {overflow} px"
 
 
 def test_the_admin_pages_render_without_a_csp_violation(

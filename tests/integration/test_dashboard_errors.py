@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +79,19 @@ def test_a_malformed_callback_is_400_problem_json_naming_what_is_wrong(
     client, headers = browser
     problem = assert_problem(client.post(UPDATE, json=body, headers=headers), 400)
     assert field in problem["errors"]
+
+
+@pytest.mark.parametrize("text", ["Backend\x00", "\x00", "Back\ud800end"])
+@pytest.mark.parametrize("input_name", ["team", "category"])
+def test_a_callback_value_with_unstorable_text_is_400_naming_the_inputs(
+    browser: tuple[FlaskClient, dict[str, str]], text: str, input_name: str
+) -> None:
+    """NUL reached PostgreSQL through the category filter and was a 500 there."""
+    client, headers = browser
+    body = json.dumps(callback_body(**{input_name: text})).encode("utf-8", "surrogatepass")
+    sent = {**headers, "Content-Type": "application/json"}
+    problem = assert_problem(client.post(UPDATE, data=body, headers=sent), 400)
+    assert "inputs" in problem["errors"]
 
 
 def test_a_callback_body_that_is_not_json_is_400_or_415_problem_json(

@@ -345,6 +345,22 @@ def test_a_forged_state_is_refused(sso_app: Flask, provider: str) -> None:
     assert client.get("/account").status_code == 302
 
 
+def test_a_refused_sign_on_is_the_sign_in_page_saying_why_without_the_code_in_a_redirect(
+    sso_app: Flask, provider: str, make_actor: MakeActor
+) -> None:
+    """It was a redirect to /login?next=/login/sso/callback?code=...&state=..., the
+    reason lost."""
+    local = make_actor("member")
+    register_user(provider, "unverified", email=local.email, email_verified=False)
+    client = sso_app.test_client()
+    refused = sso_round_trip(client, "unverified")
+    assert refused.status_code == 401, refused.headers.get("Location")
+    assert "Location" not in refused.headers
+    page = refused.get_data(as_text=True)
+    assert 'id="password"' in page and "code=" not in page
+    assert 'role="alert"' in page
+
+
 def test_a_callback_from_another_browser_is_refused(sso_app: Flask, provider: str) -> None:
     """The state lives in the starting browser's session; a stolen callback URL fails."""
     register_user(provider, "frank", email="frank@example.org", email_verified=True)

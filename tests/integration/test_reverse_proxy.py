@@ -155,17 +155,22 @@ def test_nginx_passes_the_apps_headers_unchanged_and_adds_no_server_header(
 
 
 @pytest.mark.parametrize(
-    ("path", "headers", "status"),
+    ("path", "headers", "status", "method"),
     [
-        ("/healthz", [("X-Padding", "a" * 20000)], 400),
-        ("/healthz?" + "a" * 20000, [], 414),
+        ("/healthz", [("X-Padding", "a" * 20000)], 400, "GET"),
+        ("/healthz?" + "a" * 20000, [], 414, "GET"),
+        ("/api/v1/skills", [("Transfer-Encoding", "gzip")], 501, "POST"),
     ],
-    ids=["header beyond nginx's buffers", "request line beyond nginx's buffers"],
+    ids=[
+        "header beyond nginx's buffers",
+        "request line beyond nginx's buffers",
+        "a transfer encoding nginx does not implement",
+    ],
 )
 def test_nginx_refuses_what_is_beyond_its_own_limits_with_a_problem(
-    stack: Stack, path: str, headers: list[tuple[str, str]], status: int
+    stack: Stack, path: str, headers: list[tuple[str, str]], status: int, method: str
 ) -> None:
-    answer = send(stack.proxy, path, headers)
+    answer = send(stack.proxy, path, headers, method=method)
     assert answer.status == status
     assert answer.header("Content-Type") == "application/problem+json"
     assert answer.header("Server") is None
@@ -176,3 +181,16 @@ def test_nginx_refuses_what_is_beyond_its_own_limits_with_a_problem(
         expected["title"],
         status,
     )
+
+
+def test_nginx_refuses_an_http_version_it_does_not_speak_with_a_problem(stack: Stack) -> None:
+    """Its own 505 was an HTML page naming nginx."""
+    with socket.create_connection((HOST, stack.proxy), timeout=10) as connection:
+        connection.sendall(b"GET /healthz HTTP/2.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"505"
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["type"] == problem_body(505, None, request_id="")["type"]

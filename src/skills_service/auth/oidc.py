@@ -35,6 +35,14 @@ class SingleSignOnFailed(Unauthenticated):
     pass
 
 
+@blueprint.errorhandler(Unauthenticated)
+def refused(error: Unauthenticated) -> tuple[str, int]:
+    """A refused sign-on (here or in ``identities``) is the sign-in page saying why, not
+    the redirect every other 401 page gets: that would drop the reason and carry the
+    callback's code and state into ``next``."""
+    return login.login_page(error=error.detail), 401
+
+
 def _client() -> Any:
     oauth: OAuth | None = current_app.extensions.get(EXTENSION_KEY)
     if oauth is None:

@@ -4,7 +4,8 @@ Left alone, Dash turns a callback body it cannot read (not an object, an output 
 callback has, inputs that are not the callback's) into an exception and so a 500,
 answers a file it does not serve with a bare text 404, and serves its page for any
 path under ``/dashboard/``, ``_dash-...`` included. Here the callback body is checked
-against the callback it names before Dash reads it (400, per field), those Dash
+against the callback it names before Dash reads it (400, per field: a value holding
+text that cannot be stored, NUL or a lone surrogate, included), those Dash
 errors become 404s, and an unknown ``/dashboard/_dash-...`` path is a 404. The
 answers are problem+json because ``/dashboard/_dash-`` is a machine path
 (``security.problems.MACHINE_PATHS``). A ``PreventUpdate`` stays Dash's 204: it
@@ -22,6 +23,7 @@ from werkzeug.exceptions import NotFound
 
 from skills_service.policy import DASHBOARD_PREFIX
 from skills_service.security.problems import problem
+from skills_service.services.common import first_text_fault
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -78,6 +80,8 @@ def callback_errors(
     for field, declared in (("inputs", callback["inputs"]), ("state", callback["state"])):
         if not _same_dependencies(body.get(field, []), declared):
             errors[field] = [f"Must be the {field} of the callback."]
+        elif fault := first_text_fault(body.get(field, [])):
+            errors[field] = [fault]
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(prop, str) for prop in changed):
         errors["changedPropIds"] = ["Must be a list of property ids."]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -106,6 +106,19 @@ def text_fault(text: str) -> str | None:
     if position is None:
         return None
     return NUL_MESSAGE if text[position] == "\x00" else SURROGATE_MESSAGE
+
+
+def first_text_fault(value: object) -> str | None:
+    """The first ``text_fault`` in ``value``, its strings and keys at any depth."""
+    if isinstance(value, str):
+        return text_fault(value)
+    if isinstance(value, Mapping):
+        items: list[object] = [part for pair in value.items() for part in pair]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((fault for item in items if (fault := first_text_fault(item))), None)
 
 
 def unstorable_at(text: str) -> int | None:

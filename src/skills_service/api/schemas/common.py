@@ -8,22 +8,15 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
-from skills_service.services.common import MAX_ID, MAX_PAGE_SIZE, ascii_int, printable, text_fault
+from skills_service.services.common import (
+    MAX_ID,
+    MAX_PAGE_SIZE,
+    ascii_int,
+    first_text_fault,
+    printable,
+)
 
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
-
-
-def _first_text_fault(value: object) -> str | None:
-    """The first ``text_fault`` in ``value``, its strings and keys at any depth."""
-    if isinstance(value, str):
-        return text_fault(value)
-    if isinstance(value, Mapping):
-        items: list[object] = [part for pair in value.items() for part in pair]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((fault for item in items if (fault := _first_text_fault(item))), None)
 
 
 class StrictSchema(Schema):
@@ -39,7 +32,7 @@ class StrictSchema(Schema):
             refused = {
                 printable(str(key)): [fault]
                 for key in data
-                if (fault := _first_text_fault(key) or _first_text_fault(data[key]))
+                if (fault := first_text_fault(key) or first_text_fault(data[key]))
             }
             if refused:
                 raise ValidationError(refused)
