@@ -294,8 +294,8 @@ class Settings(BaseModel):
                 Finding(
                     severity,
                     name,
-                    "secret key is too guessable (repeats, sequences or words): "
-                    "use the output of `openssl rand -base64 32`",
+                    f"secret key is too guessable (below an estimated {MIN_SECRET_KEY_BITS} "
+                    "bits): use the output of `openssl rand -base64 32`",
                 )
             ]
         return [Finding(Severity.OK, name, "secret key is set")]
