@@ -133,9 +133,10 @@ def test_a_hot_read_sends_no_more_statements_than_its_budget(
     assert sent <= budget, f"{path}: {sent} statements, budget {budget}"
 
 
-UPSERT_BUDGET = 9
-"""The principal 1; the target person and their teams 2 (for the policy); the
-proficiency 1, its update and its history 2; the audit chain's lock, event and head 3."""
+UPSERT_BUDGETS = {"postgresql": 7, "sqlite": 8}
+"""The principal 1; the target person with their teams 1 (for the policy); the
+proficiency 1, its update and its history 2; the audit chain's lock 1, then its event
+and head in one statement on PostgreSQL (a data-modifying CTE), two on SQLite."""
 
 
 def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
@@ -150,4 +151,5 @@ def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
                 path, json={"level": level}, headers={**headers, "If-Match": etag}
             )
         assert response.status_code == 200, response.get_json()
-    assert len(statements) <= UPSERT_BUDGET, "\n".join(statements)
+    budget = UPSERT_BUDGETS[db.engine(app).dialect.name]
+    assert len(statements) <= budget, "\n".join(statements)

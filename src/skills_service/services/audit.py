@@ -19,9 +19,9 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, insert, inspect, select, update
+from sqlalchemy import Table, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.attributes import get_history
 
@@ -52,6 +52,9 @@ SECRET_COLUMNS: Mapping[str, frozenset[str]] = {
 UNRECORDED_COLUMNS = frozenset({"updated_at", "version"})
 """Bookkeeping that every update touches; the event's own time and order say it all."""
 
+_HEAD = cast(Table, AuditHead.__table__)
+_EVENTS = cast(Table, AuditEvent.__table__)
+"""The tables as Core: the append is plain SQL, with none of the ORM's bulk bookkeeping."""
 _PENDING = "skills_service.audit.pending"
 _SAVEPOINTS = "skills_service.audit.savepoints"
 
@@ -233,12 +236,18 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _append(session: Session, entries: list[Entry], context: Context) -> None:
-    """Chain ``entries`` after the current tail, holding the head row's lock to commit."""
+    """Chain ``entries`` after the current tail, holding the head row's lock to commit.
+
+    Called as the transaction commits, after its last flush, so the lock is taken as
+    late as it can be and held for two statements and the commit: the head's row is
+    locked and read, the events are hashed in Python, and one statement appends them
+    and moves the head (two on a backend without data-modifying CTEs).
+    """
     head = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(seq=AuditHead.seq)
-        .returning(AuditHead.seq, AuditHead.hash)
+        update(_HEAD)
+        .where(_HEAD.c.id == HEAD_ID)
+        .values(seq=_HEAD.c.seq)
+        .returning(_HEAD.c.seq, _HEAD.c.hash)
     ).one_or_none()
     if head is None:
         raise RuntimeError("The audit trail has no head row; run 'skills-service db upgrade'.")
@@ -262,8 +271,15 @@ def _append(session: Session, entries: list[Entry], context: Context) -> None:
         digest = event_hash(previous, columns)
         rows.append({**columns, "prev_hash": previous, "hash": digest})
         previous = digest
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=previous))
+    move_head = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=previous)
+    if session.get_bind().dialect.name == "postgresql":
+        # One single-row INSERT per event: a multi-row VALUES has no cache key, so
+        # the statement would be compiled anew on every commit.
+        appends = [insert(_EVENTS).values(row).cte(f"appended_{n}") for n, row in enumerate(rows)]
+        session.execute(move_head.add_cte(*appends))
+    else:
+        session.execute(insert(_EVENTS), rows)
+        session.execute(move_head)
 
 
 HASHED_COLUMNS = (

@@ -116,9 +116,23 @@ def teams_by_person(session: Session, person_ids: Sequence[int]) -> dict[int, li
 
 
 def as_target(session: Session, person_id: int) -> PersonTarget:
-    """The person as an object of a policy decision (existence checked)."""
-    get_person(session, person_id)
-    return PersonTarget(person_id=person_id, team_ids=frozenset(team_ids_of(session, person_id)))
+    """The person as an object of a policy decision (existence checked), in one statement.
+
+    One row per team the person belongs to (one with no team when they belong to
+    none), and no row when there is no such person.
+    """
+    team_ids = session.scalars(
+        select(TeamMember.team_id)
+        .select_from(Person)
+        .outerjoin(TeamMember, TeamMember.person_id == Person.id)
+        .where(Person.id == person_id)
+    ).all()
+    if not team_ids:
+        raise NotFound(f"Person {person_id} does not exist.")
+    return PersonTarget(
+        person_id=person_id,
+        team_ids=frozenset(team_id for team_id in team_ids if team_id is not None),
+    )
 
 
 def new_person(*, email: str, name: str, role: str, active: bool = True) -> Person:

@@ -365,4 +365,7 @@ def _validate(data: ProficiencyInput) -> None:
 def _record(
     session: Session, proficiency: Proficiency, *, action: str, actor_id: int | None
 ) -> None:
-    session.add(ProficiencyChange(**history_entry(proficiency, action=action, actor_id=actor_id)))
+    """Add the proficiency's state to its history (a plain INSERT: history is not audited)."""
+    session.execute(
+        insert(ProficiencyChange), [history_entry(proficiency, action=action, actor_id=actor_id)]
+    )
