@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 INSTANCE := instance
 RUN_ENV := SKILLS_SECRET_KEY_FILE=$(abspath $(INSTANCE)/secret_key)
 
-.PHONY: install system-packages browser run test check lint types sast bench bench-packages fuzz \
+.PHONY: install system-packages browser run test check lint types sast bench bench-packages \
+	bench-reference fuzz \
 	lock clean \
 	dockerfile-lint harden-check k8s-render k8s-validate audit sbom checkov tools \
 	docker-build compose-secrets compose-up compose-down compose-logs
@@ -59,8 +60,9 @@ run: install $(INSTANCE)/secret_key
 		--one-time-password --exist-ok
 	$(RUN_ENV) $(SKILLS) serve --host 127.0.0.1 --port 8000
 
-## test: every gate of `make check`, then the whole test suite
-test: install system-packages check
+## test: every gate of `make check`, then the whole test suite (with the benchmark's
+## Flask-AppBuilder reference, which its harness test starts)
+test: install system-packages bench-reference check
 	$(BIN)/pytest
 
 ## check: lint, types, SAST, the Dockerfile, the Kubernetes manifests, the dependency
@@ -77,20 +79,48 @@ types: install
 sast: install
 	$(BIN)/bandit --quiet -c pyproject.toml -r src
 
-## bench: at 100,000 people, the query latencies (PostgreSQL and SQLite), then the HTTP
-## load on skills-service and a bare Flask app under the same gunicorn settings (wrk)
+## bench: at 100,000 people, every figure of the fast path from one run: the query
+## latencies (PostgreSQL and SQLite), the HTTP load (wrk) on skills-service against a bare
+## Flask app and Flask-AppBuilder under the same gunicorn settings, instructions per
+## request (callgrind) and SQL statements per repeated read; last, one table of them all
+## against their targets (bench/summary.py), from the JSON files the steps leave in
+## bench/results/
 SKILLS_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+BENCH_RESULTS := bench/results
+BENCH_ENV := SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL)
+INSTRUCTION_SCENARIOS := hello healthz me list skill-change list-after-change
 bench: install bench-packages
-	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/search_gaps.py --backend both
-	SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL) $(BIN)/python bench/http_load.py
+	mkdir -p $(BENCH_RESULTS)
+	rm -f $(addprefix $(BENCH_RESULTS)/,search_gaps.json http_load.json instructions.json \
+		statements.json)
+	$(BENCH_ENV) $(BIN)/python bench/search_gaps.py --backend both --json $(BENCH_RESULTS)/search_gaps.json
+	$(BENCH_ENV) $(BIN)/python bench/http_load.py --reuse-data --json $(BENCH_RESULTS)/http_load.json
+	$(BENCH_ENV) $(BIN)/python bench/count_instructions.py --reuse-data --requests 50 \
+		$(addprefix --scenario ,$(INSTRUCTION_SCENARIOS)) --json $(BENCH_RESULTS)/instructions.json
+	$(BENCH_ENV) $(BIN)/python bench/count_statements.py --reuse-data \
+		--json $(BENCH_RESULTS)/statements.json
+	$(BIN)/python bench/summary.py --results $(BENCH_RESULTS)
 
-## bench-packages: wrk, the HTTP load generator, from Debian's packages when missing
-bench-packages:
-	@test -x $(WRK) || { \
+## bench-packages: wrk (the HTTP load generator) and valgrind (the instruction counter)
+## from Debian's packages when missing, and Flask-AppBuilder, the benchmark's second
+## reference, in a virtualenv of its own (bench/.venv-fab, from requirements/fab.txt): its
+## pins of Flask, SQLAlchemy and marshmallow never touch the service's
+VALGRIND := /usr/bin/valgrind
+FAB_VENV := bench/.venv-fab
+FAB_STAMP := $(FAB_VENV)/.installed-stamp
+$(FAB_STAMP): requirements/fab.txt | $(STAMP)
+	rm -rf $(FAB_VENV)
+	$(BIN)/uv venv --quiet --python $(PYTHON) $(FAB_VENV)
+	$(BIN)/uv pip install --quiet --python $(FAB_VENV)/bin/python --require-hashes \
+		-r requirements/fab.txt
+	touch $@
+bench-reference: $(FAB_STAMP)
+bench-packages: bench-reference
+	@{ test -x $(WRK) && test -x $(VALGRIND); } || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			wrk >/dev/null; }
+			wrk valgrind >/dev/null; }
 
 ## fuzz: the schema fuzzing and the request-parser property tests of the suite, with 20 times the examples
 fuzz: install
@@ -98,7 +128,8 @@ fuzz: install
 
 ## lock: re-resolve every lock file (with hashes): lock.txt (runtime and dev, for this venv),
 ## runtime.txt (the image: the same versions, runtime only), build.txt (the wheel build
-## backend), pip.txt (the installer, installed before the rest) and checkov.txt (its own venv: its pins conflict with the dev tools)
+## backend), pip.txt (the installer, installed before the rest), checkov.txt (its own venv: its pins conflict with the dev tools)
+## and fab.txt (the benchmark's Flask-AppBuilder reference, its own venv too)
 UV_COMPILE := $(BIN)/uv pip compile --generate-hashes --python-version 3.11
 lock: install
 	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/lock.txt
@@ -106,6 +137,7 @@ lock: install
 	$(UV_COMPILE) requirements/build.in -c requirements/lock.txt -o requirements/build.txt
 	$(UV_COMPILE) requirements/pip.in -o requirements/pip.txt
 	$(UV_COMPILE) requirements/checkov.in -o requirements/checkov.txt
+	$(UV_COMPILE) requirements/fab.in -o requirements/fab.txt
 
 ## harden-check: the project's own container files pass `skills-service harden` (the
 ## compose file and Dockerfile at the root, the proxy's Dockerfile)
@@ -181,4 +213,4 @@ compose-logs:
 	docker compose logs --follow --tail=200
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) .mypy_cache .ruff_cache .pytest_cache artifacts/k8s artifacts/sbom.json
+	rm -rf $(VENV) $(TOOLS_VENV) $(FAB_VENV) .mypy_cache .ruff_cache .pytest_cache artifacts/k8s artifacts/sbom.json

@@ -19,6 +19,7 @@ a scenario takes two to four minutes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
 from generate import URL_ENV, bench_url, generate
 from profile_request import SCENARIOS, answered, in_process_app, scenario, scenario_parser
@@ -70,6 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = scenario_parser(__doc__.split("\n\n")[0], requests=100)
     parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the counts to this JSON file")
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error(f"--database-url or {URL_ENV} is required (PostgreSQL)")
@@ -87,11 +90,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate(args.database_url, people=args.people)
     print(f"| scenario | instructions per request (M), {args.requests} requests |")
     print("| --- | ---: |")
+    counted: dict[str, float] = {}
     for name in args.scenario or SCENARIOS:
         warm = instructions(args, name, WARMUP_REQUESTS)
         loaded = instructions(args, name, WARMUP_REQUESTS + args.requests)
-        print(f"| {name} | {(loaded - warm) / args.requests / 1e6:.2f} |", flush=True)
+        counted[name] = (loaded - warm) / args.requests / 1e6
+        print(f"| {name} | {counted[name]:.2f} |", flush=True)
+    derived = derived_rows(counted)
+    for name, value in derived.items():
+        print(f"| {name} | {value:.2f} |")
+    if args.json is not None:
+        args.json.write_text(json.dumps({**counted, **derived}, indent=2) + "\n")
     return 0
+
+
+LIST_AFTER_CHANGE = "list just after a catalogue change (list-after-change - skill-change)"
+HEALTHZ_TIMES_HELLO = "healthz as a multiple of the bare app's hello (x)"
+
+
+def derived_rows(counted: dict[str, float]) -> dict[str, float]:
+    """What the issue's table asks that two scenarios give together."""
+    rows = {}
+    if "list-after-change" in counted and "skill-change" in counted:
+        rows[LIST_AFTER_CHANGE] = counted["list-after-change"] - counted["skill-change"]
+    if "healthz" in counted and counted.get("hello"):
+        rows[HEALTHZ_TIMES_HELLO] = counted["healthz"] / counted["hello"]
+    return rows
 
 
 if __name__ == "__main__":

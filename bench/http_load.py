@@ -45,6 +45,7 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from baseline_app import SAME_BODY_ENV
 from generate import DEFAULT_PEOPLE, URL_ENV, bench_url, generate, redacted
 from search_gaps import CONDITION_LEVELS, CONDITIONS, PAGE_SIZE, describe
 from skills_service.database import make_engine
@@ -55,6 +56,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
 BIN = Path(sys.executable).parent
+FAB_BIN = BENCH_DIR / ".venv-fab" / "bin"
+"""Flask-AppBuilder's own virtualenv (``make bench-packages``); without it that row is skipped."""
 HOST = "127.0.0.1"
 UNCOUNTED_BUDGET = "100000000/minute"
 SEARCH_URLS = 200
@@ -136,23 +139,42 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, path: str) -> None:
     raise SystemExit(f"the server on port {port} was not ready in {READY_TIMEOUT_SECONDS} s")
 
 
+def service_gunicorn() -> list[str]:
+    """gunicorn with the service's own configuration (workers, timeouts, limits, logs)."""
+    return [str(BIN / "gunicorn"), "-c", "python:skills_service.gunicorn_conf"]
+
+
+def fab_gunicorn() -> list[str]:
+    """The Flask-AppBuilder reference's gunicorn, with the service's settings as flags.
+
+    Its virtualenv cannot import the service's configuration module, so the settings
+    that shape the load are given as flags: the same number of sync workers, timeouts
+    and keep-alive, and no access log.
+    """
+    return [
+        str(FAB_BIN / "gunicorn"),
+        *("--workers", str(DEFAULT_WORKERS), "--worker-class", "sync"),
+        *("--timeout", "30", "--graceful-timeout", "25", "--keep-alive", "5"),
+    ]
+
+
 def start_server(
     name: str,
     app: str,
     *,
+    gunicorn: Sequence[str],
     ports: Sequence[int],
     ready_path: str,
     environ: Mapping[str, str],
     log: Path,
 ) -> Server:
-    """Start gunicorn with the service's configuration; ready when ``ready_path`` is 200.
+    """Start ``gunicorn`` serving ``app``; ready when ``ready_path`` answers 200.
 
     Every instance binds with ``SO_REUSEPORT``, so a second one can share the first
     one's address (the kernel spreads connections over both); ``ports[1:]`` are the
     instance's own, to tell when it is ready.
     """
-    command = [str(BIN / "gunicorn"), "-c", "python:skills_service.gunicorn_conf"]
-    command += ["--reuse-port", "--pythonpath", str(BENCH_DIR)]
+    command = [*gunicorn, "--reuse-port", "--pythonpath", str(BENCH_DIR)]
     for port in ports:
         command += ["--bind", f"{HOST}:{port}"]
     command.append(app)
@@ -507,13 +529,93 @@ def worker_memory_mb(pids: Sequence[int]) -> tuple[float, float]:
     return max(peaks), max(currents)
 
 
+# -- the Flask-AppBuilder reference ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The Flask-AppBuilder app, started and signed in: the token wrk sends."""
+
+    server: Server
+    port: int
+    token: str
+
+
+def fab_available() -> bool:
+    return (FAB_BIN / "gunicorn").exists()
+
+
+def start_fab(database_url: str, port: int, log: Path) -> Reference:
+    """Create Flask-AppBuilder's tables and an admin once, start it, sign in with its JWT login."""
+    username, password = f"bench-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("SKILLS_")}
+    environ.update(
+        BENCH_FAB_DATABASE_URL=bench_url(database_url),
+        BENCH_FAB_SECRET_KEY=secrets.token_urlsafe(48),
+        PYTHONPATH=str(BENCH_DIR),
+    )
+    with log.open("ab") as output:
+        subprocess.run(
+            [
+                *(str(FAB_BIN / "flask"), "--app", "fab_app", "fab", "create-admin"),
+                *("--username", username, "--firstname", "Bench", "--lastname", "Admin"),
+                *("--email", f"{username}@example.com", "--password", password),
+            ],
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+    server = start_server(
+        "Flask-AppBuilder",
+        "fab_app:app",
+        gunicorn=fab_gunicorn(),
+        ports=[port],
+        ready_path="/login/",
+        environ={**environ, "FAB_UPDATE_PERMS": "false"},
+        log=log,
+    )
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    credentials = {"username": username, "password": password, "provider": "db"}
+    connection.request(
+        "POST",
+        "/api/v1/security/login",
+        body=json.dumps(credentials),
+        headers={"Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 200:
+        server.stop()
+        raise SystemExit(f"Flask-AppBuilder's login answered {response.status}")
+    return Reference(server, port, str(json.loads(answer)["access_token"]))
+
+
 # -- the run -------------------------------------------------------------------------------
+
+HELLO = "bare Flask: GET /hello"
+SAME_BODY = "bare Flask: the list's body"
+FAB_LIST = "Flask-AppBuilder: list of 50"
+FAB_ITEM = "Flask-AppBuilder: one skill"
+HEALTHZ = "GET /healthz"
+LIST = "GET /api/v1/skills?limit=50"
+ITEM = "GET /api/v1/skills/{id}"
+SEARCH = "people search, 3 conditions"
+UPSERT = "proficiency upsert (PUT, If-Match)"
+DASHBOARD = "dashboard main callback (org-wide)"
+TWO_INSTANCES = "GET /api/v1/skills?limit=50, 2 instances"
+COMPARISONS = (
+    (LIST, SAME_BODY),
+    (HEALTHZ, HELLO),
+    (LIST, FAB_LIST),
+    (ITEM, FAB_ITEM),
+)
+"""(skills-service, reference): each ratio of the report, measured in the same run."""
 
 
 @dataclass(frozen=True)
 class Report:
-    loads: tuple[Load, ...]
-    scaling: tuple[Load, Load]
+    loads: dict[str, Load]
     cold_start: dict[str, list[float]]
     worker_peak_mb: float
     worker_rss_after_mb: float
@@ -521,6 +623,39 @@ class Report:
     people: int
     proficiencies: int
     shape: Shape
+    body_bytes: int
+    skipped: tuple[str, ...]
+
+    def ratio(self, scenario: str, reference: str) -> float | None:
+        if scenario not in self.loads or reference not in self.loads:
+            return None
+        return self.loads[scenario].per_second / self.loads[reference].per_second
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "loads": {
+                name: {
+                    "per_second": load.per_second,
+                    "p50_ms": load.p50_ms,
+                    "p95_ms": load.p95_ms,
+                    "p99_ms": load.p99_ms,
+                    "errors": load.errors,
+                    "cpu_ms_per_request": dict(load.cpu_ms_per_request),
+                }
+                for name, load in self.loads.items()
+            },
+            "ratios": {
+                f"{scenario} / {reference}": self.ratio(scenario, reference)
+                for scenario, reference in COMPARISONS
+            },
+            "cold_start_s": {
+                name: statistics.median(times) for name, times in self.cold_start.items()
+            },
+            "connections": self.shape.connections,
+            "worker_peak_mb": self.worker_peak_mb,
+            "worker_rss_after_mb": self.worker_rss_after_mb,
+            "skipped": list(self.skipped),
+        }
 
 
 def cold_starts(
@@ -537,7 +672,13 @@ def cold_starts(
     seconds = []
     for attempt in range(starts):
         server = start_server(
-            name, app, ports=ports, ready_path=ready_path, environ=environ, log=log
+            name,
+            app,
+            gunicorn=service_gunicorn(),
+            ports=ports,
+            ready_path=ready_path,
+            environ=environ,
+            log=log,
         )
         seconds.append(server.ready_seconds)
         progress(f"{name}: ready in {server.ready_seconds:.2f} s")
@@ -546,12 +687,26 @@ def cold_starts(
     return server, seconds
 
 
+def the_list(port: int, bearer: Sequence[str]) -> tuple[bytes, int]:
+    """The list's body as skills-service answers it, and the id of its first skill."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = dict(header.split(": ", 1) for header in bearer)
+    connection.request("GET", "/api/v1/skills?limit=50", headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise SystemExit(f"the list answered {response.status}")
+    return body, int(json.loads(body)["items"][0]["id"])
+
+
 def run(args: argparse.Namespace) -> Report:
     shape = Shape(args.seconds, args.warmup_seconds, args.connections, args.threads)
     if not args.reuse_data:
         generate(args.database_url, people=args.people)
     engine = make_engine(bench_url(args.database_url))
     RESULTS_DIR.mkdir(exist_ok=True)
+    loads: dict[str, Load] = {}
+    skipped: list[str] = []
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="http-bench-")))
         stack.callback(engine.dispose)
@@ -569,19 +724,10 @@ def run(args: argparse.Namespace) -> Report:
         callback = write_requests(
             scratch / "callback.tsv", [("POST", CALLBACK, "-", callback_body())]
         )
+        bearer = [f"Authorization: Bearer {accounts.token}"]
 
-        baseline_port, service_port, second_port = free_port(), free_port(), free_port()
+        service_port, second_port = free_port(), free_port()
         cold: dict[str, list[float]] = {}
-        baseline, cold["baseline"] = cold_starts(
-            "baseline",
-            "baseline_app:app",
-            starts=args.starts,
-            ports=[baseline_port],
-            ready_path="/hello",
-            environ=environ,
-            log=log,
-        )
-        stack.callback(baseline.stop)
         service, cold["skills-service"] = cold_starts(
             "skills-service",
             "skills_service.wsgi:app",
@@ -592,62 +738,63 @@ def run(args: argparse.Namespace) -> Report:
             log=log,
         )
         stack.callback(service.stop)
+        body, skill_id = the_list(service_port, bearer)
+        (scratch / "list.json").write_bytes(body)
 
-        bearer = [f"Authorization: Bearer {accounts.token}"]
-        base = f"http://{HOST}:{service_port}"
-        loads = [
-            measure(
-                "bare Flask baseline",
-                f"http://{HOST}:{baseline_port}/hello",
-                shape,
-                app_pids=baseline.workers(),
-            ),
-        ]
+        baseline_port = free_port()
+        baseline, cold["baseline"] = cold_starts(
+            "baseline",
+            "baseline_app:app",
+            starts=args.starts,
+            ports=[baseline_port],
+            ready_path="/hello",
+            environ={**environ, SAME_BODY_ENV: str(scratch / "list.json")},
+            log=log,
+        )
+        stack.callback(baseline.stop)
+        bare = f"http://{HOST}:{baseline_port}"
+        for name, path in ((HELLO, "/hello"), (SAME_BODY, "/api/v1/skills?limit=50")):
+            loads[name] = measure(name, bare + path, shape, app_pids=baseline.workers())
         baseline.stop()
+
+        if fab_available():
+            fab = start_fab(args.database_url, free_port(), log)
+            stack.callback(fab.server.stop)
+            fab_base = f"http://{HOST}:{fab.port}"
+            fab_bearer = [f"Authorization: Bearer {fab.token}"]
+            fab_paths = ((FAB_LIST, "/api/v1/skill/"), (FAB_ITEM, f"/api/v1/skill/{skill_id}"))
+            for name, path in fab_paths:
+                loads[name] = measure(
+                    name, fab_base + path, shape, app_pids=fab.server.workers(), headers=fab_bearer
+                )
+            fab.server.stop()
+        else:
+            skipped += [FAB_LIST, FAB_ITEM]
+            progress(f"SKIPPED the Flask-AppBuilder reference: no {FAB_BIN} (make bench-packages)")
+
         app_pids = service.workers()
-        loads.append(
-            measure(
-                "GET /api/v1/skills?limit=50",
-                f"{base}/api/v1/skills?limit=50",
-                shape,
-                app_pids=app_pids,
-                headers=bearer,
-            )
+        base = f"http://{HOST}:{service_port}"
+        loads[HEALTHZ] = measure(HEALTHZ, f"{base}/healthz", shape, app_pids=app_pids)
+        for name, path in ((LIST, "/api/v1/skills?limit=50"), (ITEM, f"/api/v1/skills/{skill_id}")):
+            loads[name] = measure(name, base + path, shape, app_pids=app_pids, headers=bearer)
+        loads[SEARCH] = measure(
+            SEARCH, base, shape, app_pids=app_pids, headers=bearer, requests_file=searches
         )
-        loads.append(
-            measure(
-                "people search, 3 conditions",
-                base,
-                shape,
-                app_pids=app_pids,
-                headers=bearer,
-                requests_file=searches,
-            )
-        )
-        loads.append(
-            measure(
-                "proficiency upsert (PUT, If-Match)",
-                base,
-                shape,
-                app_pids=app_pids,
-                headers=[*bearer, "Content-Type: application/json"],
-                warmup_file=upsert_warmup,
-                requests_file=upsert_measured,
-            )
+        loads[UPSERT] = measure(
+            UPSERT,
+            base,
+            shape,
+            app_pids=app_pids,
+            headers=[*bearer, "Content-Type: application/json"],
+            warmup_file=upsert_warmup,
+            requests_file=upsert_measured,
         )
         dashboard = dashboard_headers(service_port, accounts.viewer_email, accounts.viewer_password)
         status = post(service_port, CALLBACK, callback_body(), dashboard)
         if status != 200:
             raise SystemExit(f"the dashboard callback answered {status}")
-        loads.append(
-            measure(
-                "dashboard main callback (org-wide)",
-                base,
-                shape,
-                app_pids=app_pids,
-                headers=dashboard,
-                requests_file=callback,
-            )
+        loads[DASHBOARD] = measure(
+            DASHBOARD, base, shape, app_pids=app_pids, headers=dashboard, requests_file=callback
         )
         worker_peak, worker_after = worker_memory_mb(app_pids)
 
@@ -655,22 +802,22 @@ def run(args: argparse.Namespace) -> Report:
         second = start_server(
             "skills-service (2nd)",
             "skills_service.wsgi:app",
+            gunicorn=service_gunicorn(),
             ports=[service_port, second_port],
             ready_path="/readyz",
             environ=environ,
             log=log,
         )
         stack.callback(second.stop)
-        two = measure(
-            "GET /api/v1/skills?limit=50, 2 instances",
+        loads[TWO_INSTANCES] = measure(
+            TWO_INSTANCES,
             f"{base}/api/v1/skills?limit=50",
             shape,
             app_pids=app_pids + second.workers(),
             headers=bearer,
         )
     return Report(
-        loads=tuple(loads),
-        scaling=(loads[1], two),
+        loads=loads,
         cold_start=cold,
         worker_peak_mb=worker_peak,
         worker_rss_after_mb=worker_after,
@@ -678,6 +825,8 @@ def run(args: argparse.Namespace) -> Report:
         people=dataset.people,
         proficiencies=dataset.proficiencies,
         shape=shape,
+        body_bytes=len(body),
+        skipped=tuple(skipped),
     )
 
 
@@ -686,27 +835,35 @@ def run(args: argparse.Namespace) -> Report:
 
 def render(report: Report) -> str:
     shape = report.shape
-    baseline = report.loads[0].per_second
     lines = [
-        "## HTTP: skills-service against a bare Flask app",
+        "## HTTP: skills-service against a bare Flask app and Flask-AppBuilder",
         "",
         f"{report.people:,} people, {report.proficiencies:,} proficiencies (PostgreSQL). "
-        f"gunicorn `skills_service.gunicorn_conf`, {report.workers} sync workers each; "
+        f"{report.workers} sync gunicorn workers each (skills-service's and the bare app's "
+        "from `skills_service.gunicorn_conf`, Flask-AppBuilder's the same as flags); "
         f"wrk -t{shape.threads} -c{shape.connections} -d{shape.seconds}s after "
-        f"{shape.warmup_seconds} s of warm-up. CPU is user + system time per request.",
+        f"{shape.warmup_seconds} s of warm-up. The bare app's list answers the same "
+        f"{report.body_bytes:,} bytes skills-service answered. CPU is user + system time "
+        "per request.",
         "",
-        "| scenario | req/s | × baseline | p50 ms | p95 ms | p99 ms | errors "
+        "| scenario | req/s | p50 ms | p95 ms | p99 ms | errors "
         "| app CPU ms | PostgreSQL CPU ms | Redis CPU ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for load in report.loads:
+    for name, load in report.loads.items():
         cpu = load.cpu_ms_per_request
         lines.append(
-            f"| {load.scenario} | {load.per_second:,.0f} | {load.per_second / baseline:.2f} "
+            f"| {name} | {load.per_second:,.0f} "
             f"| {load.p50_ms:.1f} | {load.p95_ms:.1f} | {load.p99_ms:.1f} | {load.errors} "
             f"| {cpu['app']:.2f} | {cpu['postgres']:.2f} | {cpu['redis']:.2f} |"
         )
-    one, two = report.scaling
+    lines += [*(f"| {name} | skipped |" for name in report.skipped)]
+    lines += ["", "| skills-service against a reference | ratio of req/s |", "| --- | ---: |"]
+    for scenario, reference in COMPARISONS:
+        ratio = report.ratio(scenario, reference)
+        shown = "skipped" if ratio is None else f"× {ratio:.2f}"
+        lines.append(f"| {scenario} against {reference} | {shown} |")
+    one, two = report.loads[LIST], report.loads[TWO_INSTANCES]
     lines += [
         "",
         "| measure | value |",
@@ -747,6 +904,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
     parser.add_argument("--seed", type=int, default=20_261_123)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgresql"):
         parser.error(f"give a PostgreSQL --database-url or set {URL_ENV}")
@@ -758,7 +916,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     progress(f"database {redacted(bench_url(args.database_url))}, workers {DEFAULT_WORKERS}")
-    print(render(run(args)))
+    report = run(args)
+    print(render(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report.as_json(), indent=2) + "\n")
     return 0
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
+import baseline_app
 from generate import DEFAULT_PEOPLE, URL_ENV, bench_url, generate
 from http_load import (
     CALLBACK,
@@ -48,7 +49,20 @@ from http_load import (
 from skills_service import create_app
 from skills_service.database import make_engine
 
-SCENARIOS = ("healthz", "me", "list", "search", "upsert", "dashboard")
+SCENARIOS = (
+    "hello",
+    "healthz",
+    "me",
+    "list",
+    "skill-change",
+    "list-after-change",
+    "search",
+    "upsert",
+    "dashboard",
+)
+"""``hello`` is the bare app's (``baseline_app.py``), called in the same process as the
+others; ``list-after-change`` changes a skill, then reads the list, and ``skill-change``
+only changes it, so that the difference is what the list costs just after a change."""
 WARMUP_REQUESTS = 50
 Call = Callable[[FlaskClient, int], TestResponse]
 Lines = list[tuple[str, str, str, str]]
@@ -73,6 +87,11 @@ def scenario(
     hash), and search and upsert read their requests from the database.
     """
     bearer = {"Authorization": f"Bearer {accounts.token}"}
+    if name == "hello":
+        bare = baseline_app.app.test_client(use_cookies=False)
+        return lambda _client, _n: bare.get("/hello")
+    if name in ("skill-change", "list-after-change"):
+        return catalogue_change(bearer, then_list=name == "list-after-change")
     if name == "healthz":
         return lambda client, _n: client.get("/healthz")
     if name == "me":
@@ -92,6 +111,25 @@ def scenario(
         return client.put(path, data=body, headers=headers)
 
     return upsert
+
+
+def catalogue_change(bearer: dict[str, str], *, then_list: bool) -> Call:
+    """Change the first skill's description (with its ETag); with ``then_list``, read the list."""
+    current: dict[str, str] = {}
+
+    def call(client: FlaskClient, n: int) -> TestResponse:
+        if not current:
+            listed = client.get("/api/v1/skills?limit=1", headers=bearer).get_json()
+            current["path"] = f"/api/v1/skills/{listed['items'][0]['id']}"
+            current["etag"] = client.get(current["path"], headers=bearer).headers["ETag"]
+        change = {"description": f"Change {n}."}
+        headers = {**bearer, "If-Match": current["etag"]}
+        changed = client.patch(current["path"], json=change, headers=headers)
+        answered("skill-change", changed)
+        current["etag"] = changed.headers["ETag"]
+        return client.get("/api/v1/skills?limit=50", headers=bearer) if then_list else changed
+
+    return call
 
 
 def read(engine_url: str, requests_from: Callable[[Session, int], Lines], arg: int) -> Lines:

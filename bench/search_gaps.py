@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import random
@@ -390,6 +391,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the scratch SQLite database under bench/results/"
     )
+    parser.add_argument("--json", type=Path, help="also write the timings to this JSON file")
     args = parser.parse_args(argv)
     if args.iterations < 2:
         parser.error("--iterations must be at least 2")
@@ -413,7 +415,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends = ("postgresql", "sqlite") if args.backend == "both" else (args.backend,)
         runs = [run_backend(backend, args, options) for backend in backends]
     print(render(runs, options))
+    if args.json is not None:
+        args.json.write_text(json.dumps(as_json(runs), indent=2) + "\n")
     return 0
+
+
+def as_json(runs: Sequence[BackendRun]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each backend's timings in milliseconds, by operation."""
+    return {
+        run.dataset.version: {
+            timing.operation: {"p50_ms": timing.p50, "p95_ms": timing.p95, "max_ms": timing.max}
+            for timing in run.timings
+        }
+        for run in runs
+    }
 
 
 if __name__ == "__main__":
