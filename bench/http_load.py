@@ -631,6 +631,14 @@ class Report:
             return None
         return self.loads[scenario].per_second / self.loads[reference].per_second
 
+    def cpu_ratio(self, scenario: str, reference: str) -> float | None:
+        """The reference's app CPU per request over skills-service's: a ratio the host's
+        other work moves less than it moves req/s."""
+        if scenario not in self.loads or reference not in self.loads:
+            return None
+        own = self.loads[scenario].cpu_ms_per_request["app"]
+        return self.loads[reference].cpu_ms_per_request["app"] / own if own else None
+
     def as_json(self) -> dict[str, object]:
         return {
             "loads": {
@@ -646,6 +654,10 @@ class Report:
             },
             "ratios": {
                 f"{scenario} / {reference}": self.ratio(scenario, reference)
+                for scenario, reference in COMPARISONS
+            },
+            "cpu_ratios": {
+                f"{scenario} / {reference}": self.cpu_ratio(scenario, reference)
                 for scenario, reference in COMPARISONS
             },
             "cold_start_s": {
@@ -858,11 +870,18 @@ def render(report: Report) -> str:
             f"| {cpu['app']:.2f} | {cpu['postgres']:.2f} | {cpu['redis']:.2f} |"
         )
     lines += [*(f"| {name} | skipped |" for name in report.skipped)]
-    lines += ["", "| skills-service against a reference | ratio of req/s |", "| --- | ---: |"]
+    lines += [
+        "",
+        "| skills-service against a reference | ratio of req/s "
+        "| reference's app CPU per request ÷ skills-service's |",
+        "| --- | ---: | ---: |",
+    ]
     for scenario, reference in COMPARISONS:
-        ratio = report.ratio(scenario, reference)
-        shown = "skipped" if ratio is None else f"× {ratio:.2f}"
-        lines.append(f"| {scenario} against {reference} | {shown} |")
+        shown = [
+            "skipped" if ratio is None else f"× {ratio:.2f}"
+            for ratio in (report.ratio(scenario, reference), report.cpu_ratio(scenario, reference))
+        ]
+        lines.append(f"| {scenario} against {reference} | {shown[0]} | {shown[1]} |")
     one, two = report.loads[LIST], report.loads[TWO_INSTANCES]
     lines += [
         "",
