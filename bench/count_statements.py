@@ -6,7 +6,9 @@ and the embedded default (SQLite in a scratch instance directory, no Redis, a sm
 demo catalogue). Each read is sent ``--warmup`` times first (first-use bookkeeping,
 caches filling), then ``--repeats`` times more; the figure is the most statements any
 one of those repeats sent. Every statement the engine executes is counted
-(``before_cursor_execute``), the pool's pre-ping aside.
+(``before_cursor_execute``), and so are the pool checkouts beside them: each pings
+the server first (``pool_pre_ping``), a round trip that is not a statement of the
+app's.
 
     .venv/bin/python bench/count_statements.py --reuse-data
 """
@@ -21,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,19 +39,33 @@ READS = ("/api/v1/skills?limit=50", "/api/v1/skills/{id}", "/api/v1/me")
 EMBEDDED_PEOPLE = 20
 
 
-@contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
+@dataclass
+class Sent:
+    """What one request sent to the database."""
 
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
+    statements: int = 0
+    checkouts: int = 0
+    """Pool checkouts: each one pings the server first (``pool_pre_ping``)."""
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[Sent]:
+    sent = Sent()
+
+    def statement(*_args: Any) -> None:
+        sent.statements += 1
+
+    def checkout(*_args: Any) -> None:
+        sent.checkouts += 1
 
     engine = db.engine(app)
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "checkout", checkout)
     try:
-        yield statements
+        yield sent
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "checkout", checkout)
 
 
 def app_from(environ: Mapping[str, str], log: TextIO) -> Flask:
@@ -62,8 +79,10 @@ def app_from(environ: Mapping[str, str], log: TextIO) -> Flask:
     return app
 
 
-def most_statements(app: Flask, token: str, *, warmup: int, repeats: int) -> dict[str, int]:
-    """For each read, the most statements one of ``repeats`` identical requests sent."""
+def most_statements(
+    app: Flask, token: str, *, warmup: int, repeats: int
+) -> dict[str, dict[str, int]]:
+    """For each read, the most statements (and pool checkouts) one of ``repeats`` sent."""
     client = app.test_client(use_cookies=False)
     bearer = {"Authorization": f"Bearer {token}"}
     listed = client.get("/api/v1/skills?limit=1", headers=bearer).get_json()
@@ -75,23 +94,26 @@ def most_statements(app: Flask, token: str, *, warmup: int, repeats: int) -> dic
             client.get(path, headers=bearer)
         sent = []
         for _ in range(repeats):
-            with counting(app) as statements:
+            with counting(app) as one:
                 response = client.get(path, headers=bearer)
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}")
-            sent.append(len(statements))
-        found[f"GET {read}"] = max(sent)
+            sent.append(one)
+        found[f"GET {read}"] = {
+            "statements": max(one.statements for one in sent),
+            "checkouts": max(one.checkouts for one in sent),
+        }
     return found
 
 
-def postgresql(args: argparse.Namespace, scratch: Path, log: TextIO) -> dict[str, int]:
+def postgresql(args: argparse.Namespace, scratch: Path, log: TextIO) -> dict[str, dict[str, int]]:
     environ = service_environ(args.database_url, args.redis_url, scratch)
     accounts = create_accounts(environ)
     app = app_from(environ, log)
     return most_statements(app, accounts.token, warmup=args.warmup, repeats=args.repeats)
 
 
-def embedded(args: argparse.Namespace, scratch: Path, log: TextIO) -> dict[str, int]:
+def embedded(args: argparse.Namespace, scratch: Path, log: TextIO) -> dict[str, dict[str, int]]:
     """The embedded default: SQLite, no Redis (rate limits in-process)."""
     environ = service_environ(f"sqlite:///{scratch / 'skills.db'}", "", scratch)
     del environ["SKILLS_REDIS_URL"]
@@ -123,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.reuse_data:
         generate(args.database_url, people=args.people)
     saved = dict(os.environ)
-    counted: dict[str, dict[str, int]] = {}
+    counted: dict[str, dict[str, dict[str, int]]] = {}
     with ExitStack() as stack:
         stack.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
         RESULTS_DIR.mkdir(exist_ok=True)
@@ -131,10 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, setup in (("PostgreSQL + Redis", postgresql), ("embedded SQLite", embedded)):
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="statements-")))
             counted[name] = setup(args, scratch, log)
-    print("| read, repeated, data unchanged | " + " | ".join(counted) + " |")
+    print(
+        "| read, repeated, data unchanged | "
+        + " | ".join(f"{name}: statements (pool checkouts)" for name in counted)
+        + " |"
+    )
     print("| --- |" + " ---: |" * len(counted))
     for read in counted["PostgreSQL + Redis"]:
-        print(f"| {read} | " + " | ".join(str(found[read]) for found in counted.values()) + " |")
+        cells = [
+            f"{found[read]['statements']} ({found[read]['checkouts']})"
+            for found in counted.values()
+        ]
+        print(f"| {read} | " + " | ".join(cells) + " |")
     if args.json is not None:
         args.json.write_text(json.dumps(counted, indent=2) + "\n")
     return 0

@@ -78,7 +78,7 @@ def statements(setup: str) -> Callable[[Results], float | None]:
 
     def read(results: Results) -> float | None:
         counted = results.get("statements", {}).get(setup)
-        return float(max(counted.values())) if counted else None
+        return float(max(read["statements"] for read in counted.values())) if counted else None
 
     return read
 

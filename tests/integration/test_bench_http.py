@@ -10,6 +10,7 @@ without it, its rows must say they were skipped.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -187,4 +188,4 @@ def test_the_statement_counter_counts_each_read_on_both_set_ups() -> None:
     )
     rows = table_rows(finished.stdout)
     for read in ("GET /api/v1/skills?limit=50", "GET /api/v1/skills/{id}", "GET /api/v1/me"):
-        assert all(cell.isdigit() for cell in rows[read][1:]), rows[read]
+        assert all(re.fullmatch(r"\d+ \(\d+\)", cell) for cell in rows[read][1:]), rows[read]
