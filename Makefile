@@ -86,6 +86,7 @@ sast: install
 ## against their targets (bench/summary.py), from the JSON files the steps leave in
 ## bench/results/
 SKILLS_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+BENCH_PEOPLE ?= 100000
 BENCH_RESULTS := bench/results
 BENCH_ENV := SKILLS_BENCH_DATABASE_URL=$(SKILLS_BENCH_DATABASE_URL)
 INSTRUCTION_SCENARIOS := hello healthz me list skill-change list-after-change
@@ -93,7 +94,8 @@ bench: install bench-packages
 	mkdir -p $(BENCH_RESULTS)
 	rm -f $(addprefix $(BENCH_RESULTS)/,search_gaps.json http_load.json instructions.json \
 		statements.json)
-	$(BENCH_ENV) $(BIN)/python bench/search_gaps.py --backend both --json $(BENCH_RESULTS)/search_gaps.json
+	$(BENCH_ENV) $(BIN)/python bench/search_gaps.py --backend both --people $(BENCH_PEOPLE) \
+		--json $(BENCH_RESULTS)/search_gaps.json
 	$(BENCH_ENV) $(BIN)/python bench/http_load.py --reuse-data --json $(BENCH_RESULTS)/http_load.json
 	$(BENCH_ENV) $(BIN)/python bench/count_instructions.py --reuse-data --requests 50 \
 		$(addprefix --scenario ,$(INSTRUCTION_SCENARIOS)) --json $(BENCH_RESULTS)/instructions.json
