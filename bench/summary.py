@@ -186,7 +186,7 @@ ROWS = (
         lookup("http_load", "worker_peak_mb"),
         200,
         AT_MOST,
-        "{:.0f} MB",
+        "{:.1f} MB",
         "<= 200 MB",
     ),
     Row(
