@@ -133,9 +133,11 @@ def test_a_hot_read_sends_no_more_statements_than_its_budget(
     assert sent <= budget, f"{path}: {sent} statements, budget {budget}"
 
 
-UPSERT_BUDGET = 9
+UPSERT_BUDGET = 13
 """The principal 1; the target person and their teams 2 (for the policy); the
-proficiency 1, its update and its history 2; the audit chain's lock, event and head 3."""
+proficiency 1, its update and its history 2; the dashboard's totals 4 (the person's
+lock, the skill's delta, and for a change of coverage the person's other qualifying
+proficiencies and the category's delta); the audit chain's lock, event and head 3."""
 
 
 def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
