@@ -539,7 +539,7 @@ def generate_demo_organisation(
     _insert_people(session, staff)
     teams = _create_teams(session, rng, staff, catalogue)
     held = _insert_proficiencies(session, rng, staff, catalogue, at, progress)
-    summaries.rebuild(session)
+    summaries.rebuild(session, today=at.date())
     _backdate(session, teams, at - timedelta(days=TENURE_DAYS[1] + 30))
     _deprecate(session, catalogue)
     summary = DemoSummary(

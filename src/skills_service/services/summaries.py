@@ -380,14 +380,15 @@ def fold(session: Session, *, today: date) -> None:
         session.execute(delete(total.count).where(total.count.c.people == 0))
 
 
-def rebuild(session: Session) -> None:
-    """Count every active person's proficiencies afresh (after a bulk load)."""
+def rebuild(session: Session, *, today: date) -> None:
+    """Count every active person's proficiencies afresh (after a bulk load), folded."""
     for total in (SKILL_LEVELS, COVERAGE):
         session.execute(delete(total.delta))
         session.execute(delete(total.count))
     skills, coverage = _contributions(session, Person.active.is_(True))
-    _add_counts(session, SKILL_LEVELS, skills)
-    _add_counts(session, COVERAGE, coverage)
+    _insert(session, SKILL_LEVELS, skills)
+    _insert(session, COVERAGE, coverage)
+    fold(session, today=today)
 
 
 def _current(total: _Total, today: date) -> Subquery:
