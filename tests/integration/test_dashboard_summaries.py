@@ -9,6 +9,7 @@ both backends, and after concurrent writers on PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,17 +17,25 @@ from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from skills_service.cli import cli
 from skills_service.database import database_sessions
 from skills_service.errors import DomainError
 from skills_service.extensions import db
-from skills_service.models import Person, Proficiency, Skill
+from skills_service.models import (
+    CategoryCoverageDelta,
+    Person,
+    Proficiency,
+    Skill,
+    SkillLevelDelta,
+)
 from skills_service.services import analytics, demo_data, people, proficiencies, skills, summaries
 from skills_service.services.proficiencies import ProficiencyInput
 from skills_service.services.search import counts_on
@@ -272,3 +281,41 @@ def test_charts_show_the_numbers_the_recount_gives_on_demo_data(app: Flask) -> N
                 assert [(item.category, item.people) for item in coverage] == (
                     recount_coverage(session, day, category)
                 )
+
+
+def test_the_fold_command_empties_the_logs_and_keeps_the_totals(
+    app: Flask, organisation: Organisation, runner: FlaskCliRunner
+) -> None:
+    today = date.today()
+    with app.app_context():
+        with db.session.begin():
+            for person in range(PEOPLE):
+                apply(db.session, organisation, ("set", person, person % SKILLS, 4, 2))
+        result = runner.invoke(cli, ["dashboard", "fold"])
+        assert result.exit_code == 0, result.output
+        assert re.fullmatch(r"folded [1-9]\d* delta rows\n", result.output)
+        assert db.session.scalar(select(func.count()).select_from(SkillLevelDelta)) == 0
+        assert db.session.scalar(select(func.count()).select_from(CategoryCoverageDelta)) == 0
+        assert_totals_match_recount(db.session, today)
+
+
+def test_the_recount_command_repairs_totals_after_a_change_behind_the_service(
+    app: Flask, organisation: Organisation, runner: FlaskCliRunner
+) -> None:
+    today = date.today()
+    with app.app_context():
+        with db.session.begin():
+            db.session.execute(
+                insert(Proficiency).values(
+                    person_id=organisation.person_ids[0],
+                    skill_id=organisation.skill_ids[0],
+                    level=5,
+                )
+            )
+        assert recount_levels(db.session, today, None) != set(
+            summaries.skill_levels(db.session, today=today, category=None)
+        )
+        db.session.rollback()
+        result = runner.invoke(cli, ["dashboard", "recount"])
+        assert result.exit_code == 0, result.output
+        assert_totals_match_recount(db.session, today)

@@ -354,13 +354,14 @@ def _add_counts(
     )
 
 
-def fold(session: Session, *, today: date) -> None:
+def fold(session: Session, *, today: date) -> int:
     """Move the delta logs into the count tables, and what counts by ``today`` into ``ALWAYS``.
 
     The totals read on ``today`` or later are the same before and after; only fewer
     rows hold them. Concurrent folds each move the rows they delete, so none is
     counted twice.
     """
+    logged = 0
     for total in (SKILL_LEVELS, COVERAGE):
         moved: Counter[SkillKey] | Counter[CategoryKey] = Counter()
         columns = (*total.key, "counts_after", "people")
@@ -376,8 +377,10 @@ def fold(session: Session, *, today: date) -> None:
                 statement = statement.where(condition)
             for *key, counts_after, people in session.execute(statement):
                 moved[(*key, ALWAYS if counts_after < today else counts_after)] += people
+                logged += table is total.delta
         _add_counts(session, total, moved)
         session.execute(delete(total.count).where(total.count.c.people == 0))
+    return logged
 
 
 def rebuild(session: Session, *, today: date) -> None:
