@@ -437,6 +437,14 @@ def _apply(
             progress(done)
     session.add_all(created)
     session.flush()
+    if created:
+        session.execute(
+            insert(ProficiencyChange),
+            [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
+        )
+    proficiencies.write_changes(session, changed, actor_id=actor_id)
+    # Last, once every row is written, so that no row this import still has to write
+    # is held by an edit of one of these people waiting for their lock.
     summaries.proficiencies_changed(
         session,
         [
@@ -444,12 +452,6 @@ def _apply(
             for new in created
         ],
     )
-    if created:
-        session.execute(
-            insert(ProficiencyChange),
-            [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
-        )
-    proficiencies.write_changes(session, changed, actor_id=actor_id)
     report.proficiencies_set = len(created) + len(changed)
     given = sum(len(line.skills) for line in parsed.values())
     report.proficiencies_unchanged = given - report.proficiencies_set
