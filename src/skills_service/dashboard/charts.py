@@ -46,6 +46,8 @@ INDEX_KEY = KEY_PREFIX + "index"
 """A sorted set of the cached keys by the time they were written, to bound them."""
 MAX_ENTRIES = 256
 """Most charts kept at once (a scope's charts are some 30 KB)."""
+PARSED_ENTRIES = 16
+"""Most entries kept parsed in a process (some 300 KB each as Python objects)."""
 KEEP_SECONDS = 24 * 3600
 """How long an entry nobody asks for survives past its freshness."""
 REFRESH_LOCK_SECONDS = 120
@@ -127,7 +129,7 @@ class ChartCache:
         with self._lock:
             self._parsed[key] = (raw, entry)
             self._parsed.move_to_end(key)
-            while len(self._parsed) > MAX_ENTRIES:
+            while len(self._parsed) > PARSED_ENTRIES:
                 self._parsed.popitem(last=False)
         return entry
 
