@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from skills_service import migrations
 from skills_service.cli import cli
 from skills_service.database import database_sessions
 from skills_service.errors import DomainError
@@ -319,3 +321,39 @@ def test_the_recount_command_repairs_totals_after_a_change_behind_the_service(
         result = runner.invoke(cli, ["dashboard", "recount"])
         assert result.exit_code == 0, result.output
         assert_totals_match_recount(db.session, today)
+
+
+def test_the_migration_counts_the_proficiencies_already_stored(app: Flask) -> None:
+    engine = db.engine(app)
+    command.downgrade(migrations.alembic_config(engine), "0003")
+    try:
+        with app.app_context(), db.session.begin():
+            session = db.session
+            staff = [
+                people.new_person(email=f"m{n}@example.com", name=f"M {n}", role="member")
+                for n in range(6)
+            ]
+            staff[5].active = False
+            catalogue = [
+                Skill(name=f"S {n}", name_key=f"s {n}", category=CATEGORIES[n % 2])
+                for n in range(3)
+            ]
+            session.add_all([*staff, *catalogue])
+            session.flush()
+            session.add_all(
+                Proficiency(
+                    person_id=person.id,
+                    skill_id=skill.id,
+                    level=1 + (index + number) % 5,
+                    expires_on=START + timedelta(days=(index * 3 + number) % 7)
+                    if (index + number) % 3
+                    else None,
+                )
+                for index, person in enumerate(staff)
+                for number, skill in enumerate(catalogue)
+            )
+    finally:
+        migrations.upgrade(engine)
+    with app.app_context():
+        for later in range(-1, 9):
+            assert_totals_match_recount(db.session, START + timedelta(days=later))
