@@ -40,10 +40,18 @@ from psycopg import sql
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from skills_service.database import make_engine
 from skills_service.migrations import upgrade
-from skills_service.models import Base
+from skills_service.models import (
+    Base,
+    CategoryCoverageCount,
+    CategoryCoverageDelta,
+    SkillLevelCount,
+    SkillLevelDelta,
+)
+from skills_service.services import summaries
 from skills_service.services.common import name_key
 
 URL_ENV = "SKILLS_BENCH_DATABASE_URL"
@@ -661,8 +669,9 @@ def load_postgresql(engine: Engine, tables: Iterable[TableRows], report: Generat
         connection.commit()
     finally:
         raw.close()
+    count_dashboard_totals(engine, report)
     start = time.perf_counter()
-    finish_postgresql(engine, list(report.rows))
+    finish_postgresql(engine, [*report.rows, *DASHBOARD_TOTALS])
     report.seconds["vacuum analyze, checkpoint"] = time.perf_counter() - start
 
 
@@ -693,6 +702,21 @@ def finish_postgresql(engine: Engine, tables: Sequence[str]) -> None:
             progress("no CHECKPOINT (needs superuser or pg_checkpoint); timings may be noisier")
 
 
+DASHBOARD_TOTALS = tuple(
+    model.__tablename__
+    for model in (SkillLevelCount, SkillLevelDelta, CategoryCoverageCount, CategoryCoverageDelta)
+)
+
+
+def count_dashboard_totals(engine: Engine, report: GenerationReport) -> None:
+    """Fill the dashboard's running totals from the loaded rows, as the service keeps them."""
+    start = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        summaries.rebuild(session, today=datetime.now(UTC).date())
+    report.seconds["dashboard totals"] = time.perf_counter() - start
+    progress(f"dashboard totals counted in {report.seconds['dashboard totals']:.1f} s")
+
+
 def load_sqlite(engine: Engine, tables: Iterable[TableRows], report: GenerationReport) -> None:
     raw = engine.raw_connection()
     try:
@@ -702,9 +726,11 @@ def load_sqlite(engine: Engine, tables: Iterable[TableRows], report: GenerationR
         connection.execute("PRAGMA cache_size = -262144")
         load_tables(SqliteBatchLoader(connection, engine), tables, report)
         connection.commit()
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()
+    count_dashboard_totals(engine, report)
+    with engine.connect() as checkpoint:
+        checkpoint.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def generate(

@@ -15,8 +15,9 @@ from flask.cli import FlaskGroup
 from skills_service import create_app, harden, migrations
 from skills_service.errors import DomainError, ImportRejected
 from skills_service.extensions import db
+from skills_service.models.base import utcnow
 from skills_service.security import audit_context
-from skills_service.services import audit, matrix, matrix_import, people, tokens
+from skills_service.services import audit, matrix, matrix_import, people, summaries, tokens
 from skills_service.services import demo_data as demo
 from skills_service.settings import ConfigError, Settings, Severity
 
@@ -310,6 +311,29 @@ def audit_verify() -> None:
     if not result.intact:
         _fail(f"audit trail broken at event {result.broken_at}: {result.reason}")
     click.echo(f"audit trail intact: {result.events} events, head {result.head_hash}")
+
+
+@cli.group("dashboard")
+def dashboard_group() -> None:
+    """The dashboard's running totals."""
+
+
+@dashboard_group.command("fold")
+def dashboard_fold() -> None:
+    """Fold the totals' delta logs into their counts (the dashboard also does it itself)."""
+    session = db.session
+    with session.begin():
+        moved = summaries.fold(session, today=utcnow().date())
+    click.echo(f"folded {moved} delta rows")
+
+
+@dashboard_group.command("recount")
+def dashboard_recount() -> None:
+    """Count the totals afresh from every proficiency (after changing data by hand)."""
+    session = db.session
+    with session.begin():
+        summaries.rebuild(session, today=utcnow().date())
+    click.echo("dashboard totals recounted")
 
 
 @cli.command("check-config", with_appcontext=False)

@@ -135,3 +135,18 @@ def test_the_key_holds_the_filters_but_no_user() -> None:
     )
     assert cache_key(Scope(today=TODAY)) != cache_key(Scope(today=TODAY, team_id=7))
     assert cache_key(Scope(today=TODAY)) != cache_key(Scope(today=TODAY, category="Data"))
+
+
+def test_a_hit_reuses_the_charts_parsed_once_until_the_entry_changes() -> None:
+    clock, compute, runner = Clock(), Counter(), Deferred()
+    cache = ChartCache(None, ttl_seconds=60, clock=clock, run=runner)
+    key = cache_key(Scope(today=TODAY))
+    cache.get_or_compute(key, TODAY, compute)
+    first = cache.get_or_compute(key, TODAY, compute)
+    assert cache.get_or_compute(key, TODAY, compute) is first
+    clock.now += 60
+    cache.get_or_compute(key, TODAY, compute)
+    runner.run_all()
+    refreshed = cache.get_or_compute(key, TODAY, compute)
+    assert refreshed is not first
+    assert title(refreshed) == "run 2"

@@ -29,7 +29,7 @@ from skills_service.extensions import db
 from skills_service.models.base import utcnow
 from skills_service.policy import DASHBOARD_PREFIX, Action, Principal, Role, TeamTarget
 from skills_service.security import headers
-from skills_service.services import analytics, skills, teams
+from skills_service.services import analytics, skills, summaries, teams
 from skills_service.services.common import MAX_ID
 
 CSRF_COOKIE = "skills_dashboard_csrf"
@@ -131,8 +131,15 @@ def update_charts(team_id: object, category: object) -> tuple[Any, ...]:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def compute() -> Charts:
-        """In an app context of its own: it may run after this request has ended."""
+        """In an app context of its own: it may run after this request has ended.
+
+        Org-wide charts read the running totals; folding their logs first keeps
+        what they read to a few hundred rows.
+        """
         with app.app_context():
+            if scope.team_id is None:
+                with db.session.begin():
+                    summaries.fold(db.session, today=scope.today)
             return chart_figures(db.session, scope)
 
     charts = cache.get_or_compute(cache_key(scope), scope.today, compute)

@@ -46,6 +46,8 @@ INDEX_KEY = KEY_PREFIX + "index"
 """A sorted set of the cached keys by the time they were written, to bound them."""
 MAX_ENTRIES = 256
 """Most charts kept at once (a scope's charts are some 30 KB)."""
+PARSED_ENTRIES = 16
+"""Most entries kept parsed in a process (some 300 KB each as Python objects)."""
 KEEP_SECONDS = 24 * 3600
 """How long an entry nobody asks for survives past its freshness."""
 REFRESH_LOCK_SECONDS = 120
@@ -95,6 +97,7 @@ class ChartCache:
         self._clock = clock
         self._run = run
         self._local: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._parsed: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
@@ -104,12 +107,31 @@ class ChartCache:
         raw = self._read(key)
         if raw is None:
             return self._store(key, day, compute())
-        entry: dict[str, Any] = json.loads(raw)
+        entry = self._parsed_entry(key, raw)
         stale = entry["day"] != day.isoformat() or self._clock() - entry["at"] >= self._ttl
         if stale:
             self._refresh(key, day, compute)
         charts: Charts = entry["charts"]
         return charts
+
+    def _parsed_entry(self, key: str, raw: str) -> dict[str, Any]:
+        """The entry ``raw`` holds, parsed once per process while it stays the same.
+
+        Parsing some 30 KB of figures on every hit cost more than the rest of the
+        callback; the parsed charts are shared by every hit, so nothing may change them.
+        """
+        with self._lock:
+            known = self._parsed.get(key)
+            if known is not None and known[0] == raw:
+                self._parsed.move_to_end(key)
+                return known[1]
+        entry: dict[str, Any] = json.loads(raw)
+        with self._lock:
+            self._parsed[key] = (raw, entry)
+            self._parsed.move_to_end(key)
+            while len(self._parsed) > PARSED_ENTRIES:
+                self._parsed.popitem(last=False)
+        return entry
 
     def _store(self, key: str, day: date, charts: Charts) -> Charts:
         entry = {"at": self._clock(), "day": day.isoformat(), "charts": charts}

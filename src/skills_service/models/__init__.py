@@ -5,6 +5,12 @@ from __future__ import annotations
 from skills_service.models.account import RecoveryCode, WebSession
 from skills_service.models.audit import AuditEvent, AuditHead
 from skills_service.models.base import Base
+from skills_service.models.dashboard import (
+    CategoryCoverageCount,
+    CategoryCoverageDelta,
+    SkillLevelCount,
+    SkillLevelDelta,
+)
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
 from skills_service.models.skill import Skill, SkillAlias
@@ -16,12 +22,16 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "CategoryCoverageCount",
+    "CategoryCoverageDelta",
     "Person",
     "Proficiency",
     "ProficiencyChange",
     "RecoveryCode",
     "Skill",
     "SkillAlias",
+    "SkillLevelCount",
+    "SkillLevelDelta",
     "Team",
     "TeamMember",
     "TeamTarget",

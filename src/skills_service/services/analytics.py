@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, Team, TeamMember
+from skills_service.services import summaries
 from skills_service.services.search import counts_on
 from skills_service.services.teams import get_team, targets
 
@@ -98,17 +99,24 @@ def _counted(statement: Select[*_Columns], scope: Scope) -> Select[*_Columns]:
 
 
 def skill_levels(session: Session, scope: Scope, *, limit: int = 15) -> list[SkillLevels]:
-    """The most held skills in scope, with how many people hold each at each level."""
-    rows = session.execute(
-        _counted(
-            select(Skill.name, Proficiency.level, func.count())
-            .select_from(Proficiency)
-            .join(Skill, Skill.id == Proficiency.skill_id)
-            .join(Person, Person.id == Proficiency.person_id)
-            .group_by(Skill.name, Proficiency.level),
-            scope,
-        )
-    ).all()
+    """The most held skills in scope, with how many people hold each at each level.
+
+    Org-wide the running totals answer (``services.summaries``); for a team, its
+    members' proficiencies are counted.
+    """
+    if scope.team_id is None:
+        rows = summaries.skill_levels(session, today=scope.today, category=scope.category)
+    else:
+        rows = session.execute(
+            _counted(
+                select(Skill.name, Proficiency.level, func.count())
+                .select_from(Proficiency)
+                .join(Skill, Skill.id == Proficiency.skill_id)
+                .join(Person, Person.id == Proficiency.person_id)
+                .group_by(Skill.name, Proficiency.level),
+                scope,
+            )
+        ).all()
     per_skill: dict[str, list[int]] = {}
     for name, level, count in rows:
         per_skill.setdefault(str(name), [0] * 5)[int(level) - 1] = int(count)
@@ -116,28 +124,33 @@ def skill_levels(session: Session, scope: Scope, *, limit: int = 15) -> list[Ski
     return [SkillLevels(name, (c[0], c[1], c[2], c[3], c[4])) for name, c in ranked]
 
 
-def category_coverage(
-    session: Session, scope: Scope, *, min_level: int = 3
-) -> list[CategoryCoverage]:
-    """Per category: people with at least one of its skills at ``min_level`` or above."""
+def category_coverage(session: Session, scope: Scope) -> list[CategoryCoverage]:
+    """Per category: people with at least one of its skills at the coverage level or above.
+
+    Org-wide the running totals answer; for a team, its members' proficiencies are
+    counted.
+    """
     population = select(func.count()).select_from(Person).where(Person.active)
     if scope.team_id is not None:
         population = population.where(
             Person.id.in_(select(TeamMember.person_id).where(TeamMember.team_id == scope.team_id))
         )
     total = session.scalar(population) or 0
-    rows = session.execute(
-        _counted(
-            select(Skill.category, func.count(distinct(Proficiency.person_id)))
-            .select_from(Proficiency)
-            .join(Skill, Skill.id == Proficiency.skill_id)
-            .join(Person, Person.id == Proficiency.person_id)
-            .where(Proficiency.level >= min_level)
-            .group_by(Skill.category)
-            .order_by(Skill.category),
-            scope,
-        )
-    ).all()
+    if scope.team_id is None:
+        rows = summaries.category_coverage(session, today=scope.today, category=scope.category)
+    else:
+        rows = session.execute(
+            _counted(
+                select(Skill.category, func.count(distinct(Proficiency.person_id)))
+                .select_from(Proficiency)
+                .join(Skill, Skill.id == Proficiency.skill_id)
+                .join(Person, Person.id == Proficiency.person_id)
+                .where(Proficiency.level >= summaries.COVERAGE_LEVEL)
+                .group_by(Skill.category)
+                .order_by(Skill.category),
+                scope,
+            )
+        ).all()
     return [CategoryCoverage(str(category), int(count), total) for category, count in rows]
 
 

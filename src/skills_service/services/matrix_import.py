@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import DomainError, ImportRejected, LineError
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, SkillAlias
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services import people, proficiencies
+from skills_service.services import people, proficiencies, summaries
 from skills_service.services.common import (
     TEXT_FAULT_NAMES,
     ascii_int,
@@ -443,6 +443,15 @@ def _apply(
             [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
         )
     proficiencies.write_changes(session, changed, actor_id=actor_id)
+    # Last, once every row is written, so that no row this import still has to write
+    # is held by an edit of one of these people waiting for their lock.
+    summaries.proficiencies_changed(
+        session,
+        [
+            summaries.ProficiencyWrite(new.person_id, new.skill_id, None, summaries.held(new))
+            for new in created
+        ],
+    )
     report.proficiencies_set = len(created) + len(changed)
     given = sum(len(line.skills) for line in parsed.values())
     report.proficiencies_unchanged = given - report.proficiencies_set
@@ -496,6 +505,7 @@ def _write_people(
     report: ImportReport,
 ) -> None:
     """Create the new people and change the others, in one flush (batched inserts)."""
+    activated: dict[bool, list[int]] = {True: [], False: []}
     for line in parsed.values():
         person = existing.get(line.email)
         if person is None:
@@ -507,8 +517,14 @@ def _write_people(
             )
             session.add(existing[line.email])
             report.people_created += 1
-        elif people.change_person(person, name=line.name, role=line.role, active=line.active):
-            report.people_updated += 1
         else:
-            report.people_unchanged += 1
+            was_active = person.active
+            if people.change_person(person, name=line.name, role=line.role, active=line.active):
+                report.people_updated += 1
+            else:
+                report.people_unchanged += 1
+            if person.active != was_active:
+                activated[person.active].append(person.id)
     session.flush()
+    for active, person_ids in activated.items():
+        summaries.people_activated(session, person_ids, active=active)

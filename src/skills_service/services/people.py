@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Person, TeamMember
 from skills_service.policy import PersonTarget, Role
-from skills_service.services import passwords
+from skills_service.services import passwords, summaries
 from skills_service.services.common import check_version, clean_text, in_batches, name_key
 
 NAME_MAX = 128
@@ -187,8 +187,11 @@ def update_person(
 ) -> Person:
     person = get_person(session, person_id)
     check_version(person.version, if_match)
+    was_active = person.active
     change_person(person, name=name, role=role, active=active)
     session.flush()
+    if person.active != was_active:
+        summaries.people_activated(session, [person.id], active=person.active)
     return person
 
 

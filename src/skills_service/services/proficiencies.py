@@ -14,7 +14,7 @@ from skills_service.errors import Conflict, InvalidInput, NotFound, Precondition
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services import audit
+from skills_service.services import audit, summaries
 from skills_service.services.common import NUL_MESSAGE, check_version, in_batches, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
@@ -139,6 +139,7 @@ def upsert_proficiency(
     """
     proficiency = session.get(Proficiency, (person_id, skill_id))
     created = proficiency is None
+    before = None if proficiency is None else summaries.held(proficiency)
     if proficiency is None:
         proficiency = _new_proficiency(
             session,
@@ -155,6 +156,10 @@ def upsert_proficiency(
             check_version(proficiency.version, if_match)
     change_proficiency(proficiency, vars(data))
     session.flush()
+    summaries.proficiencies_changed(
+        session,
+        [summaries.ProficiencyWrite(person_id, skill_id, before, summaries.held(proficiency))],
+    )
     _record(session, proficiency, action="set", actor_id=actor_id)
     return proficiency, created
 
@@ -247,6 +252,21 @@ def write_changes(
             raise Conflict("A proficiency changed while the file was imported; import it again.")
     if history:
         session.execute(insert(ProficiencyChange), history)
+    summaries.proficiencies_changed(
+        session,
+        [
+            summaries.ProficiencyWrite(
+                proficiency.person_id,
+                proficiency.skill_id,
+                summaries.held(proficiency),
+                summaries.Held(
+                    cast(int, changes.get("level", proficiency.level)),
+                    cast("date | None", changes.get("expires_on", proficiency.expires_on)),
+                ),
+            )
+            for proficiency, changes in changed
+        ],
+    )
     for proficiency, _ in changed:
         session.expire(proficiency)
 
@@ -306,6 +326,10 @@ def delete_proficiency(
     )
     session.delete(proficiency)
     session.flush()
+    summaries.proficiencies_changed(
+        session,
+        [summaries.ProficiencyWrite(person_id, skill_id, summaries.held(proficiency), None)],
+    )
 
 
 def verify_proficiency(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Proficiency, ProficiencyChange, Skill, SkillAlias, TeamTarget
+from skills_service.services import summaries
 from skills_service.services.common import (
     NUL_MESSAGE,
     Page,
@@ -132,6 +133,7 @@ def update_skill(
 ) -> Skill:
     skill = get_skill(session, skill_id)
     check_version(skill.version, if_match)
+    old_category = skill.category
     if name is not None:
         clean_name = clean_text(name, field="name", max_length=NAME_MAX)
         _ensure_names_free(session, [clean_name], skill_id=skill.id)
@@ -147,6 +149,8 @@ def update_skill(
         session.flush()
         skill.aliases = _aliases(session, aliases, skill_name=skill.name, skill_id=skill.id)
     session.flush()
+    if skill.category != old_category:
+        summaries.skill_recategorised(session, skill_id=skill.id, old_category=old_category)
     return skill
 
 
