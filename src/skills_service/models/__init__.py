@@ -5,6 +5,7 @@ from __future__ import annotations
 from skills_service.models.account import RecoveryCode, WebSession
 from skills_service.models.audit import AuditEvent, AuditHead
 from skills_service.models.base import Base
+from skills_service.models.data_version import DataVersion
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
 from skills_service.models.skill import Skill, SkillAlias
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "DataVersion",
     "Person",
     "Proficiency",
     "ProficiencyChange",
