@@ -45,10 +45,10 @@ from http_load import (
     service_environ,
     upsert_requests,
 )
-from skills_service import create_app
+from skills_service import caching, create_app
 from skills_service.database import make_engine
 
-SCENARIOS = ("healthz", "me", "list", "search", "upsert", "dashboard")
+SCENARIOS = ("healthz", "me", "list", "list-changed", "search", "upsert", "dashboard")
 WARMUP_REQUESTS = 50
 Call = Callable[[FlaskClient, int], TestResponse]
 Lines = list[tuple[str, str, str, str]]
@@ -79,6 +79,8 @@ def scenario(
         return lambda client, _n: client.get("/api/v1/me", headers=bearer)
     if name == "list":
         return lambda client, _n: client.get("/api/v1/skills?limit=50", headers=bearer)
+    if name == "list-changed":
+        return list_after_a_change(app, bearer)
     if name == "dashboard":
         return dashboard_callback(app, accounts)
     if name == "search":
@@ -92,6 +94,18 @@ def scenario(
         return client.put(path, data=body, headers=headers)
 
     return upsert
+
+
+def list_after_a_change(app: Flask, bearer: dict[str, str]) -> Call:
+    """The list as each worker first serves it after a catalogue change: its stored
+    responses are gone (the principal's snapshot stays, as a change leaves it)."""
+    responses = caching.current(app).responses
+
+    def listed(client: FlaskClient, _n: int) -> TestResponse:
+        responses.clear()
+        return client.get("/api/v1/skills?limit=50", headers=bearer)
+
+    return listed
 
 
 def read(engine_url: str, requests_from: Callable[[Session, int], Lines], arg: int) -> Lines:

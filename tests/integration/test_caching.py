@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from skills_service import caching
 from skills_service.caching import versions
 from skills_service.extensions import db
-from skills_service.models import ApiToken, Skill
-from skills_service.services import skills
+from skills_service.models import ApiToken, Person, Skill
+from skills_service.services import people, skills, teams, tokens
 from skills_service.settings import Settings
 from tests.conftest import REDIS_URL, Actor, MakeActor, MakeApp, changed
 from tests.integration.browser import SAME_ORIGIN, csrf_token, session_cookie, signed_in
@@ -282,3 +282,60 @@ def test_a_tokens_use_is_recorded_without_a_statement_per_request(
         for _ in range(5):
             client.get(LIST, headers=member.headers)
     assert not [text for text in statements if "UPDATE api_token" in text]
+
+
+ME = "/api/v1/me"
+
+
+def test_me_is_never_answered_with_another_principals_bytes(
+    replicas: Replicas, make_actor: MakeActor
+) -> None:
+    admin, manager, viewer = make_actor("admin"), make_actor("manager"), make_actor("viewer")
+    read_only = make_actor("member", scopes=("read",))
+    client = replicas.one.test_client()
+    for _ in range(2):
+        for actor in (admin, manager, viewer, read_only):
+            body = client.get(ME, headers=actor.headers).json
+            assert (body["id"], body["role"]) == (actor.person_id, actor.role)
+            assert body["scopes"] == (["read"] if actor is read_only else ["read", "write"])
+
+
+def test_me_of_two_tokens_of_one_person_shows_each_tokens_scopes(
+    replicas: Replicas, make_actor: MakeActor
+) -> None:
+    member = make_actor("member", scopes=("read",))
+    with replicas.one.app_context(), db.session.begin():
+        person = db.session.get(Person, member.person_id)
+        assert person is not None
+        second = tokens.create_token(
+            db.session,
+            person=person,
+            name="second",
+            scopes=("read", "write"),
+            expires_days=1,
+            max_days=1,
+        ).secret
+    client = replicas.one.test_client()
+    for _ in range(2):
+        assert client.get(ME, headers=member.headers).json["scopes"] == ["read"]
+        both = client.get(ME, headers={"Authorization": f"Bearer {second}"}).json["scopes"]
+        assert both == ["read", "write"]
+
+
+def test_me_shows_a_new_team_and_name_on_the_next_request_to_the_other_instance(
+    replicas: Replicas, make_actor: MakeActor
+) -> None:
+    member = make_actor("member")
+    warm(replicas, ME, member)
+    with replicas.one.app_context(), db.session.begin():
+        team = teams.create_team(db.session, name="Platform")
+        teams.add_member(
+            db.session,
+            team_id=team.id,
+            person_id=member.person_id,
+            is_manager=True,
+            if_match=None,
+        )
+        people.get_person(db.session, member.person_id).name = "Renamed"
+    body = replicas.other.test_client().get(ME, headers=member.headers).json
+    assert (body["name"], body["teams"], body["managed_teams"]) == ("Renamed", [team.id], [team.id])

@@ -116,7 +116,7 @@ def test_a_page_costs_the_same_statements_however_large_the_data(
 
 
 HOT_PATH_BUDGETS = {
-    "/api/v1/me": 3,
+    "/api/v1/me": 1,
     "/api/v1/skills?limit=50": 1,
     "/api/v1/people?skill=Python:1&limit=50": 4,
     "/api/v1/people?skill=Python:5&limit=50": 3,
@@ -155,7 +155,7 @@ def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
     assert len(statements) <= UPSERT_BUDGET, "\n".join(statements)
 
 
-UNCHANGED_READS = ["/api/v1/skills?limit=50", "/api/v1/skills/{skill}"]
+UNCHANGED_READS = ["/api/v1/me", "/api/v1/skills?limit=50", "/api/v1/skills/{skill}"]
 
 
 @pytest.mark.parametrize("path", UNCHANGED_READS)

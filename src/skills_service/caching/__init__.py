@@ -28,6 +28,7 @@ Redis, read in one script, and responses stay in each process under those versio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -53,12 +54,20 @@ from skills_service.caching.versions import (
 from skills_service.database import database_sessions
 from skills_service.extensions import db
 from skills_service.security import problems
-from skills_service.services.common import etag_for
 
 if TYPE_CHECKING:
     from redis import Redis
 
-__all__ = ["CATALOGUE", "Cache", "Snapshot", "current", "init_app", "stored"]
+__all__ = [
+    "CATALOGUE",
+    "Cache",
+    "Snapshot",
+    "VersionKey",
+    "current",
+    "init_app",
+    "person_key",
+    "stored",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +108,10 @@ class Bounded(Generic[K, V]):
     def pop(self, key: K) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -376,13 +389,24 @@ def _answer(stored: StoredResponse) -> Response:
     return response
 
 
-def stored(version: VersionKey, *, varies: Varies | None = None) -> Callable[[Any], Any]:
+Served = VersionKey | Callable[[], VersionKey]
+"""The version a stored response is kept under: fixed, or the request's (its person's)."""
+
+
+def _representation_tag(version: int, body: bytes) -> str:
+    """An ``ETag`` for a response without one: its data version and a digest of its
+    bytes, so that two representations under one version never share a tag."""
+    return f'"{version}.{hashlib.sha256(body).hexdigest()[:16]}"'
+
+
+def stored(version: Served, *, varies: Varies | None = None) -> Callable[[Any], Any]:
     """A GET view served from stored bytes while ``version`` and its request are unchanged.
 
     Put it between ``route`` and the view's own decorators: a stored answer skips
     argument parsing and serialisation. The response's ``ETag`` is the view's own
-    (a resource's version), else the data version's; ``If-None-Match`` on it is 304.
-    Only 200 answers are stored, under the version read before the view's data.
+    (a resource's version), else its data version's with a digest of its bytes;
+    ``If-None-Match`` on it is 304. Only 200 answers are stored, under the version
+    read before the view's data.
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -392,6 +416,7 @@ def stored(version: VersionKey, *, varies: Varies | None = None) -> Callable[[An
             reading: Reading | None = g.get(_READING)
             if reading is None:
                 reading = cache.read(None)
+            served = version() if callable(version) else version
             key = (
                 request.endpoint,
                 request.script_root,
@@ -399,24 +424,25 @@ def stored(version: VersionKey, *, varies: Varies | None = None) -> Callable[[An
                 tuple(sorted(kwargs.items())),
                 varies() if varies is not None else None,
             )
-            known = reading.versions.get(version)
+            known = reading.versions.get(served)
             hit = cache.responses.get((known, *key)) if known is not None else None
             if hit is not None:
                 return _answer(hit)
-            latest = read_versions(db.session, [version])[version]
+            latest = read_versions(db.session, [served])[served]
             response: Response = current_app.make_response(view(*args, **kwargs))
             if response.status_code != 200:
                 return response
+            body = response.get_data()
             entry = StoredResponse(
-                body=response.get_data(),
+                body=body,
                 content_type=response.headers["Content-Type"],
-                etag=response.headers.get("ETag") or etag_for(latest),
+                etag=response.headers.get("ETag") or _representation_tag(latest, body),
             )
             cache.responses.put((latest, *key), entry)
-            cache.backend.observed({version: latest})
+            cache.backend.observed({served: latest})
             return _answer(entry)
 
-        serve.served_versions = (version,)  # type: ignore[attr-defined]
+        serve.served_versions = () if callable(version) else (version,)  # type: ignore[attr-defined]
         return serve
 
     return decorate
