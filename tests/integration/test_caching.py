@@ -163,7 +163,7 @@ def test_stored_bytes_are_the_bytes_the_uncached_path_answers(
     first = client.get(url, headers=member.headers)
     with counting(replicas.one) as statements:
         stored = client.get(url, headers=member.headers)
-    assert statements == [] or len(statements) == 1, statements
+    assert len(statements) <= 1, statements
     uncached = replicas.fresh(make_app).test_client().get(url, headers=member.headers)
     assert stored.get_data() == first.get_data() == uncached.get_data()
     assert stored.headers["ETag"] == uncached.headers["ETag"]
