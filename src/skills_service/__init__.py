@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from skills_service import api, dashboard, redis_client
+from skills_service import api, caching, dashboard, redis_client
 from skills_service.auth import account, login, oidc, principal, sessions
 from skills_service.auth import views as auth_views
 from skills_service.extensions import db
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.redis_url.get_secret_value() if settings.redis_url else None,
         cache_url=settings.cache_redis_url.get_secret_value() if settings.cache_redis_url else None,
     )
+    caching.init_app(app)
     sessions.init_app(app, settings)
     rate_limits.init_app(app, settings)
     principal.init_app(app, settings)

@@ -17,14 +17,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.test import TestResponse
 
 from skills_service.database import CONNECT_TIMEOUT_SECONDS, make_engine
 from skills_service.extensions import db
-from skills_service.models import Proficiency, ProficiencyChange
+from skills_service.models import ApiToken, Proficiency, ProficiencyChange, Skill
 from skills_service.services import skills
 from skills_service.settings import Settings
 from tests.conftest import POSTGRES_URL, REDIS_URL, Actor, MakeActor, MakeApp, changed
@@ -306,6 +306,46 @@ def test_while_redis_is_down_session_requests_are_503_and_token_requests_go_on(
     assert_unavailable_problem(browser.get("/api/v1/me"))
     with_token = redis_app.test_client().get("/api/v1/me", headers=member.headers)
     assert with_token.status_code == 200
+
+
+@needs_redis
+def test_while_redis_is_down_a_cached_token_is_checked_against_the_database(
+    redis_app: Flask, redis_proxy: TcpProxy, make_actor: MakeActor, database: Engine
+) -> None:
+    """A snapshot that cannot be checked is never served: the database decides."""
+    member = make_actor("member")
+    client = redis_app.test_client()
+    for _ in range(2):
+        assert client.get("/api/v1/skills", headers=member.headers).status_code == 200
+    redis_proxy.cut()
+    with database.begin() as connection:
+        connection.execute(update(ApiToken).values(revoked_at=func.now()))
+    assert client.get("/api/v1/skills", headers=member.headers).status_code == 401
+
+
+@needs_redis
+def test_a_catalogue_change_is_refused_while_redis_is_down_and_leaves_nothing_behind(
+    redis_app: Flask, redis_proxy: TcpProxy, make_actor: MakeActor, database: Engine
+) -> None:
+    """Committed unpublished, the change would stay unseen by replicas reading Redis."""
+    admin = make_actor("admin")
+    client = redis_app.test_client()
+    created = client.post(
+        "/api/v1/skills", json={"name": "Before", "category": "Outage"}, headers=admin.headers
+    )
+    assert created.status_code == 201
+    redis_proxy.cut()
+    refused = client.patch(
+        f"/api/v1/skills/{created.json['id']}",
+        json={"name": "During"},
+        headers={**admin.headers, "If-Match": created.headers["ETag"]},
+    )
+    assert_unavailable_problem(refused)
+    with database.connect() as connection:
+        assert connection.scalar(select(Skill.name)) == "Before"
+    redis_proxy.restore()
+    listed = client.get("/api/v1/skills", headers=admin.headers)
+    assert [skill["name"] for skill in listed.json["items"]] == ["Before"]
 
 
 @needs_redis

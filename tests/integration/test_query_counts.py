@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from skills_service.extensions import db
 from skills_service.services import people, proficiencies, skills, teams
 from skills_service.services.proficiencies import ProficiencyInput
-from tests.conftest import Actor
+from skills_service.settings import Settings
+from tests.conftest import REDIS_URL, Actor, MakeApp, changed
 from tests.integration.browser import signed_in
 from tests.integration.statements import counting
 from tests.integration.world import World, build_world
@@ -115,14 +116,15 @@ def test_a_page_costs_the_same_statements_however_large_the_data(
 
 
 HOT_PATH_BUDGETS = {
-    "/api/v1/me": 3,
-    "/api/v1/skills?limit=50": 3,
+    "/api/v1/me": 1,
+    "/api/v1/skills?limit=50": 1,
     "/api/v1/people?skill=Python:1&limit=50": 4,
     "/api/v1/people?skill=Python:5&limit=50": 3,
 }
-"""The endpoints the HTTP benchmark loads, and the statements each may send: the
-principal (token, owner and managed teams in one), then the view's own. A search
-that matches nobody needs no count and no teams."""
+"""The endpoints the HTTP benchmark loads, and the statements each may send on the
+embedded default: the versions of the principal's snapshot and of the route's data
+(one statement), then the view's own unless it answered stored bytes. A search that
+matches nobody needs no count and no teams."""
 
 
 @pytest.mark.parametrize(("path", "budget"), HOT_PATH_BUDGETS.items())
@@ -155,3 +157,36 @@ def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
         assert response.status_code == 200, response.get_json()
     budget = UPSERT_BUDGETS[db.engine(app).dialect.name]
     assert len(statements) <= budget, "\n".join(statements)
+
+
+UNCHANGED_READS = ["/api/v1/me", "/api/v1/skills?limit=50", "/api/v1/skills/{skill}"]
+
+
+@pytest.mark.parametrize("path", UNCHANGED_READS)
+@pytest.mark.parametrize("conditional", [False, True], ids=["200", "304"])
+def test_embedded_a_repeated_read_of_unchanged_data_sends_only_the_version_read(
+    app: Flask, client: FlaskClient, world: World, path: str, conditional: bool
+) -> None:
+    url = path.format(skill=world.skill_id)
+    etag = client.get(url, headers=world.manager.headers).headers["ETag"]
+    headers = {**world.manager.headers, **({"If-None-Match": etag} if conditional else {})}
+    with counting(app) as statements:
+        response = client.get(url, headers=headers)
+    assert response.status_code == (304 if conditional else 200)
+    assert len(statements) <= 1, "\n".join(statements)
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs SKILLS_TEST_REDIS_URL")
+@pytest.mark.parametrize("path", UNCHANGED_READS)
+def test_with_redis_a_repeated_read_of_unchanged_data_sends_no_statement(
+    settings: Settings, make_app: MakeApp, world: World, path: str
+) -> None:
+    shared = make_app(changed(settings, redis_url=REDIS_URL))
+    client = shared.test_client()
+    url = path.format(skill=world.skill_id)
+    etag = client.get(url, headers=world.manager.headers).headers["ETag"]
+    with counting(shared) as statements:
+        fresh = client.get(url, headers=world.manager.headers)
+        unchanged = client.get(url, headers={**world.manager.headers, "If-None-Match": etag})
+    assert (fresh.status_code, unchanged.status_code) == (200, 304)
+    assert statements == []

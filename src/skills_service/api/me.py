@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skills_service import caching
 from skills_service.api.base import Blueprint
 from skills_service.api.presenters import person_body
 from skills_service.api.schemas.people import MeSchema
@@ -15,7 +16,12 @@ URL_PREFIX = "/me"
 blueprint = Blueprint("me", __name__, description="The authenticated principal.")
 
 
+def _own_epoch() -> caching.VersionKey:
+    return caching.person_key(require_principal().person_id)
+
+
 @blueprint.route("", methods=["GET"])
+@caching.stored(_own_epoch, varies=require_principal)
 @blueprint.response(200, MeSchema)
 def get_me() -> dict[str, Any]:
     principal = require_principal()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skills_service import caching
 from skills_service.api.base import Blueprint, envelope, etag_headers, if_match
 from skills_service.api.schemas.common import page_of
 from skills_service.api.schemas.skills import (
@@ -20,6 +21,7 @@ blueprint = Blueprint("skills", __name__, description="The skills catalogue.")
 
 
 @blueprint.route("", methods=["GET"])
+@caching.stored(caching.CATALOGUE)
 @blueprint.arguments(SkillListArgs, location="query")
 @blueprint.response(200, page_of(SkillSchema))
 def list_skills(args: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +46,7 @@ def create_skill(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
 
 
 @blueprint.route("/<int:skill_id>", methods=["GET"])
+@caching.stored(caching.CATALOGUE)
 @blueprint.response(200, SkillSchema)
 def get_skill(skill_id: int) -> tuple[Any, int, dict[str, str]]:
     skill = skills.get_skill(db.session, skill_id)

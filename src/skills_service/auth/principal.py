@@ -2,15 +2,26 @@
 
 Credentials, in order: an ``Authorization: Bearer`` personal access token
 (``sks_...``) or OIDC access token (a JWT), else the browser session cookie.
+
+A token's or a session's principal is served from its snapshot (``caching``) while
+the snapshot's epochs are current, read with the route's data versions in one round
+trip; otherwise it is read from the database and the snapshot is remembered. An OIDC
+access token is verified and looked up on every request.
 """
 
 from __future__ import annotations
+
+import time
+from dataclasses import replace
 
 from flask import Flask, current_app, g, request, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from skills_service import caching
 from skills_service.auth import jwt_bearer, login, sessions
+from skills_service.caching import Snapshot
+from skills_service.caching.versions import principal_epochs
 from skills_service.errors import InvalidCredentials, Unauthenticated
 from skills_service.extensions import db
 from skills_service.models import Person
@@ -54,16 +65,52 @@ def principal_for(person: Person, scopes: frozenset[Scope], managed: frozenset[i
     )
 
 
+def _principal(snapshot: Snapshot, *, recently_authenticated: bool = False) -> Principal:
+    return Principal(
+        person_id=snapshot.person_id,
+        role=Role(snapshot.role),
+        scopes=frozenset(Scope(scope) for scope in snapshot.scopes),
+        managed_team_ids=frozenset(snapshot.managed_team_ids),
+        recently_authenticated=recently_authenticated,
+    )
+
+
 def _from_bearer(secret: str) -> Principal:
-    session = db.session
     if secret.startswith(tokens.PREFIX):
-        owner = tokens.authenticate(session, secret)
+        g.credential = "token"
+        return _principal(_token_snapshot(secret))
+    g.credential = "jwt"
+    return _from_jwt(db.session, secret)
+
+
+def _token_snapshot(secret: str) -> Snapshot:
+    """The token's snapshot; its use recorded at most once per resolution."""
+    if not tokens.well_formed(secret):
+        raise InvalidCredentials()
+    cache = caching.current()
+    credential = "token:" + tokens.hash_secret(secret)
+    snapshot = cache.read(credential).snapshot
+    now = time.time()
+    if snapshot is None:
+        owner = tokens.authenticate(db.session, secret)
         if owner is None:
             raise InvalidCredentials()
-        g.credential = "token"
-        return principal_for(owner.person, tokens.token_scopes(owner.token), owner.managed_team_ids)
-    g.credential = "jwt"
-    return _from_jwt(session, secret)
+        snapshot = Snapshot(
+            person_id=owner.person.id,
+            role=owner.person.role,
+            scopes=tuple(sorted(scope.value for scope in tokens.token_scopes(owner.token))),
+            managed_team_ids=tuple(sorted(owner.managed_team_ids)),
+            person_epoch=owner.person_epoch,
+            principals_epoch=owner.principals_epoch,
+            token_id=owner.token.id,
+            expires_at=owner.token.expires_at.timestamp(),
+        )
+        cache.remember(credential, snapshot)
+    elif snapshot.token_id is not None and now - snapshot.used_at >= tokens.LAST_USED_SECONDS:
+        tokens.record_use(db.session, token_id=snapshot.token_id)
+        snapshot = replace(snapshot, used_at=now)
+        cache.remember(credential, snapshot)
+    return snapshot
 
 
 def _from_jwt(session: Session, token: str) -> Principal:
@@ -97,25 +144,42 @@ def _from_jwt(session: Session, token: str) -> Principal:
     return principal_for(person, frozenset(scopes), managed)
 
 
+def _person_snapshot(person_id: int) -> Snapshot | None:
+    """A signed-in person's snapshot, read from the database; None if inactive or gone."""
+    rows = db.session.execute(
+        teams.managing(select(Person, *principal_epochs()).where(Person.id == person_id))
+    ).all()
+    person = rows[0][0] if rows else None
+    if person is None or not person.active:
+        return None
+    return Snapshot(
+        person_id=person.id,
+        role=person.role,
+        scopes=(Scope.READ.value, Scope.WRITE.value),
+        managed_team_ids=tuple(sorted(teams.managed_ids(rows))),
+        person_epoch=rows[0].person_epoch,
+        principals_epoch=rows[0].principals_epoch,
+        session_epoch=person.session_epoch,
+        required_step=login.required_step(person),
+    )
+
+
 def _from_session() -> Principal | None:
     web = session
     if not isinstance(web, sessions.ServerSession) or web.person_id is None:
         return None
-    rows = db.session.execute(
-        teams.managing(select(Person).where(Person.id == web.person_id))
-    ).all()
-    person = rows[0][0] if rows else None
-    if person is None or not person.active or person.session_epoch != web.record.epoch:
+    cache = caching.current()
+    credential = sessions.cache_key(web)
+    snapshot = cache.read(credential).snapshot
+    if snapshot is None:
+        snapshot = _person_snapshot(web.person_id)
+        if snapshot is not None and credential is not None:
+            cache.remember(credential, snapshot)
+    if snapshot is None or snapshot.session_epoch != web.record.epoch:
         sessions.end(web)
         return None
-    g.required_step = login.required_step(person)
-    return Principal(
-        person_id=person.id,
-        role=Role(person.role),
-        scopes=frozenset({Scope.READ, Scope.WRITE}),
-        managed_team_ids=teams.managed_ids(rows),
-        recently_authenticated=sessions.recently_authenticated(web),
-    )
+    g.required_step = snapshot.required_step
+    return _principal(snapshot, recently_authenticated=sessions.recently_authenticated(web))
 
 
 def load_principal() -> None:

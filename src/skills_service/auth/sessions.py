@@ -384,6 +384,11 @@ def recently_authenticated(session: ServerSession) -> bool:
     return isinstance(at, int | float) and now() - at <= RECENT_AUTHENTICATION_SECONDS
 
 
+def cache_key(session: ServerSession) -> str | None:
+    """The key of the session's principal in the cache: its store key, as the store's."""
+    return None if session.session_id is None else "session:" + _store_key(session.session_id)
+
+
 def end(session: ServerSession) -> None:
     session.ended = True
 

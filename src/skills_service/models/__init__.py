@@ -11,6 +11,7 @@ from skills_service.models.dashboard import (
     SkillLevelCount,
     SkillLevelDelta,
 )
+from skills_service.models.data_version import DataVersion
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
 from skills_service.models.skill import Skill, SkillAlias
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "CategoryCoverageCount",
     "CategoryCoverageDelta",
+    "DataVersion",
     "Person",
     "Proficiency",
     "ProficiencyChange",

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from skills_service.caching.versions import principal_epochs
 from skills_service.errors import InvalidInput, NotFound
 from skills_service.models import ApiToken, Person
 from skills_service.models.base import utcnow
@@ -25,6 +26,7 @@ from skills_service.services.teams import managed_ids, managing
 PREFIX = "sks_"
 SECRET_LENGTH = len(PREFIX) + 43
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_SECONDS = LAST_USED_RESOLUTION.total_seconds()
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,14 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class TokenOwner:
-    """A live token, its active owner, and the teams the owner manages."""
+    """A live token, its active owner, the teams the owner manages, and the epochs of
+    the owner's principal as they were read (``caching.versions``)."""
 
     token: ApiToken
     person: Person
     managed_team_ids: frozenset[int]
+    person_epoch: int
+    principals_epoch: int
 
 
 def hash_secret(secret: str) -> str:
@@ -140,14 +145,21 @@ def revoke_tokens_of(session: Session, *, person_id: int, now: datetime | None =
     return len(live)
 
 
+def well_formed(secret: str) -> bool:
+    return secret.startswith(PREFIX) and len(secret) == SECRET_LENGTH
+
+
 def authenticate(session: Session, secret: str, now: datetime | None = None) -> TokenOwner | None:
-    """The live token for ``secret`` with its owner, in one statement; or None."""
-    if not secret.startswith(PREFIX) or len(secret) != SECRET_LENGTH:
+    """The live token for ``secret`` with its owner, in one statement; or None.
+
+    Its use is recorded (``last_used_at``) at most once per ``LAST_USED_RESOLUTION``.
+    """
+    if not well_formed(secret):
         return None
     at = now or utcnow()
     rows = session.execute(
         managing(
-            select(ApiToken, Person)
+            select(ApiToken, Person, *principal_epochs())
             .join(Person, Person.id == ApiToken.person_id)
             .where(ApiToken.token_hash == hash_secret(secret))
         )
@@ -159,4 +171,17 @@ def authenticate(session: Session, secret: str, now: datetime | None = None) -> 
         return None
     if token.last_used_at is None or at - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = at
-    return TokenOwner(token, person, managed_ids(rows))
+    return TokenOwner(
+        token,
+        person,
+        managed_ids(rows),
+        person_epoch=rows[0].person_epoch,
+        principals_epoch=rows[0].principals_epoch,
+    )
+
+
+def record_use(session: Session, *, token_id: int, now: datetime | None = None) -> None:
+    """Record that the token was used (by a principal served without ``authenticate``)."""
+    token = session.get(ApiToken, token_id)
+    if token is not None:
+        token.last_used_at = now or utcnow()
