@@ -7,7 +7,9 @@ compared by counting: each scenario of ``profile_request.py`` runs in-process un
 with ``--requests`` more, and the difference divided by ``--requests`` is what one
 request costs. Only the app's own process is counted, not PostgreSQL or Redis.
 Hash randomisation is fixed (``PYTHONHASHSEED=0``) so that both runs build the
-same dictionaries.
+same dictionaries. The ``hello`` scenario is the bare Flask app of the HTTP benchmark
+(``baseline_app.py``) called the same way, so that ``healthz`` is read as a multiple of
+it from the same run.
 
     .venv/bin/python bench/count_instructions.py --reuse-data --scenario me --scenario list
 
@@ -27,9 +29,12 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 
+from baseline_app import app as baseline_app
 from generate import URL_ENV, bench_url, generate
 from profile_request import SCENARIOS, answered, in_process_app, scenario, scenario_parser
 
+BASELINE = "hello"
+COUNTED = (BASELINE, *SCENARIOS)
 WARMUP_REQUESTS = 20
 COLLECTED = re.compile(r"Collected : (\d+)")
 TIMEOUT_SECONDS = 1800
@@ -37,6 +42,11 @@ TIMEOUT_SECONDS = 1800
 
 def serve(args: argparse.Namespace) -> None:
     """The child: the app in-process, ``--calls`` requests of one scenario."""
+    if args.child == BASELINE:
+        baseline = baseline_app.test_client(use_cookies=False)
+        for _ in range(args.calls):
+            answered(BASELINE, baseline.get("/hello"))
+        return
     with ExitStack() as stack:
         app, accounts = in_process_app(stack, args.database_url, args.redis_url)
         engine_url = bench_url(args.database_url)
@@ -67,8 +77,8 @@ def instructions(args: argparse.Namespace, name: str, calls: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = scenario_parser(__doc__.split("\n\n")[0], requests=100)
-    parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser = scenario_parser(__doc__.split("\n\n")[0], requests=100, scenarios=COUNTED)
+    parser.add_argument("--child", choices=COUNTED, help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.database_url:
@@ -87,10 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate(args.database_url, people=args.people)
     print(f"| scenario | instructions per request (M), {args.requests} requests |")
     print("| --- | ---: |")
-    for name in args.scenario or SCENARIOS:
+    per_request: dict[str, float] = {}
+    for name in args.scenario or COUNTED:
         warm = instructions(args, name, WARMUP_REQUESTS)
         loaded = instructions(args, name, WARMUP_REQUESTS + args.requests)
-        print(f"| {name} | {(loaded - warm) / args.requests / 1e6:.2f} |", flush=True)
+        per_request[name] = (loaded - warm) / args.requests
+        print(f"| {name} | {per_request[name] / 1e6:.2f} |", flush=True)
+    if BASELINE in per_request and "healthz" in per_request:
+        print(f"\n`healthz` costs x {per_request['healthz'] / per_request[BASELINE]:.2f} `hello`.")
     return 0
 
 
