@@ -7,7 +7,9 @@ compared by counting: each scenario of ``profile_request.py`` runs in-process un
 with ``--requests`` more, and the difference divided by ``--requests`` is what one
 request costs. Only the app's own process is counted, not PostgreSQL or Redis.
 Hash randomisation is fixed (``PYTHONHASHSEED=0``) so that both runs build the
-same dictionaries.
+same dictionaries. The ``hello`` scenario is the bare Flask app of the HTTP benchmark
+(``baseline_app.py``) called the same way, so that ``healthz`` is read as a multiple of
+it from the same run.
 
     .venv/bin/python bench/count_instructions.py --reuse-data --scenario me --scenario list
 
@@ -69,7 +71,7 @@ def instructions(args: argparse.Namespace, name: str, calls: int) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = scenario_parser(__doc__.split("\n\n")[0], requests=100)
+    parser = scenario_parser(__doc__.split("\n\n")[0], requests=100, scenarios=SCENARIOS)
     parser.add_argument("--child", choices=SCENARIOS, help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the counts to this JSON file")

@@ -176,7 +176,9 @@ def answered(name: str, response: TestResponse) -> None:
         raise SystemExit(f"{name}: HTTP {response.status_code} {response.get_data(as_text=True)}")
 
 
-def scenario_parser(description: str, *, requests: int) -> argparse.ArgumentParser:
+def scenario_parser(
+    description: str, *, requests: int, scenarios: Sequence[str] = SCENARIOS
+) -> argparse.ArgumentParser:
     """The options of every tool that runs these scenarios in-process."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", default=os.environ.get(URL_ENV))
@@ -184,7 +186,7 @@ def scenario_parser(description: str, *, requests: int) -> argparse.ArgumentPars
     parser.add_argument("--people", type=int, default=DEFAULT_PEOPLE)
     parser.add_argument("--reuse-data", action="store_true", help="skip generating the data")
     parser.add_argument(
-        "--scenario", action="append", choices=SCENARIOS, help="repeatable (default: all)"
+        "--scenario", action="append", choices=scenarios, help="repeatable (default: all)"
     )
     parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--seed", type=int, default=7)

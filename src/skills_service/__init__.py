@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from skills_service import api, caching, dashboard, redis_client
+from skills_service import api, caching, dashboard, json_provider, redis_client
 from skills_service.auth import account, login, oidc, principal, sessions
 from skills_service.auth import views as auth_views
 from skills_service.extensions import db
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SKILLS_SETTINGS=settings,
         JSON_SORT_KEYS=False,
     )
+    json_provider.init_app(app)
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     metrics.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from skills_service.api.base import Blueprint, envelope
+from skills_service.api.presenters import audit_event_body
 from skills_service.api.schemas.audit import AuditEventSchema, AuditQueryArgs
 from skills_service.api.schemas.common import page_of
 from skills_service.extensions import db
@@ -21,4 +22,4 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """Events matching every given filter; ``action`` ending in ``.`` is a prefix."""
     page_number, limit = args.pop("page"), args.pop("limit")
     page = audit.events(db.session, audit.EventFilter(**args), page=page_number, limit=limit)
-    return envelope(page, page.items)
+    return envelope(page, [audit_event_body(event) for event in page.items])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from typing import Any
 
 import flask
 import flask_smorest
-from flask import request, url_for
+from flask import jsonify, request, url_for
+from flask_smorest.utils import set_status_and_headers_in_response, unpack_tuple_response
 from marshmallow import RAISE, missing
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.wrappers import Response
 
 from skills_service.services.common import Page, etag_for
 
@@ -30,8 +33,42 @@ class StrictParser(FlaskParser):
         return req.get_json(force=True)
 
 
+View = Callable[..., Any]
+
+
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """A resource's blueprint. Its views return bodies that ``api.presenters`` made, in
+    the shape of the schema that documents them, and those are sent as they are.
+
+    ``response(status, Schema)`` documents the answer in the OpenAPI document as
+    flask-smorest does, but the body is not dumped through the schema: it is encoded
+    once, by the app's JSON provider. (Marshmallow still validates every request.)
+    ``tests/unit/test_presenters.py`` holds each presenter to its schema's dump.
+    """
+
     ARGUMENTS_PARSER = StrictParser()
+
+    def response(
+        self, status_code: int, schema: Any = None, **options: Any
+    ) -> Callable[[View], View]:
+        document: Callable[[View], View] = super().response(status_code, schema, **options)
+        if schema is None or options.get("content_type") is not None:
+            return document
+
+        def decorator(view: View) -> View:
+            @wraps(view)
+            def encoded(*args: Any, **kwargs: Any) -> Response:
+                body, status, headers = unpack_tuple_response(view(*args, **kwargs))
+                if isinstance(body, Response):
+                    set_status_and_headers_in_response(body, status, headers)
+                    return body
+                response = jsonify(body)
+                set_status_and_headers_in_response(response, status or status_code, headers)
+                return response
+
+            return document(encoded)
+
+        return decorator
 
 
 def if_match() -> str | None:

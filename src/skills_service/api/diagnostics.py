@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response
 
 from skills_service.api.base import Blueprint
+from skills_service.api.presenters import ping_body
 from skills_service.api.schemas.diagnostics import (
     CalculateArgs,
     CalculationSchema,
@@ -55,6 +56,6 @@ def calculate(args: dict[str, Any]) -> dict[str, Any]:
 @blueprint.arguments(PingArgs, location="query", error_status_code=400)
 @blueprint.response(200, PingSchema)
 @blueprint.alt_response(503, response="SERVICE_UNAVAILABLE")
-def ping(args: dict[str, Any]) -> diagnostics.PingResult:
+def ping(args: dict[str, Any]) -> dict[str, Any]:
     """Send one ICMP echo request (administrators only)."""
-    return diagnostics.ping(args["ip"])
+    return ping_body(diagnostics.ping(args["ip"]))

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from skills_service.api.base import Blueprint
+from skills_service.api.presenters import import_report_body
 from skills_service.api.schemas.matrix import ExportArgs, ImportReportSchema
 from skills_service.auth.principal import require_principal
 from skills_service.database import database_sessions
@@ -42,7 +43,7 @@ def export_matrix(args: dict[str, Any]) -> Response:
 
 @blueprint.route("/import", methods=["POST"])
 @blueprint.response(200, ImportReportSchema, description="What the import created and changed.")
-def import_matrix() -> matrix_import.ImportReport:
+def import_matrix() -> dict[str, Any]:
     """Import people and proficiencies (all-or-nothing, per-line error report).
 
     Only the columns in the file are set; equal values write nothing.
@@ -51,12 +52,13 @@ def import_matrix() -> matrix_import.ImportReport:
     text = _uploaded_text()
     session = db.session
     with session.begin():
-        return matrix_import.import_csv(
+        report = matrix_import.import_csv(
             session,
             text,
             actor_id=require_principal().person_id,
             max_lines=settings.import_max_lines,
         )
+    return import_report_body(report)
 
 
 def _uploaded_text() -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from skills_service import policy
 from skills_service.api.base import Blueprint, etag_headers, if_match, if_none_match
-from skills_service.api.presenters import proficiency_body
+from skills_service.api.presenters import proficiency_body, proficiency_change_body
 from skills_service.api.schemas.proficiencies import (
     HistoryListSchema,
     ProficiencyListSchema,
@@ -133,4 +133,5 @@ def unverify_proficiency(person_id: int, skill_id: int) -> tuple[Any, int, dict[
 @blueprint.route("/<int:person_id>/history", methods=["GET"])
 @blueprint.response(200, HistoryListSchema)
 def proficiency_history(person_id: int) -> dict[str, Any]:
-    return {"items": proficiencies.history(db.session, person_id=person_id)}
+    changes = proficiencies.history(db.session, person_id=person_id)
+    return {"items": [proficiency_change_body(change) for change in changes]}

@@ -6,6 +6,7 @@ from typing import Any
 
 from skills_service import caching
 from skills_service.api.base import Blueprint, envelope, etag_headers, if_match
+from skills_service.api.presenters import skill_body
 from skills_service.api.schemas.common import page_of
 from skills_service.api.schemas.skills import (
     SkillCreateSchema,
@@ -33,7 +34,7 @@ def list_skills(args: dict[str, Any]) -> dict[str, Any]:
         category=args["category"],
         include_deprecated=args["include_deprecated"],
     )
-    return envelope(page, page.items)
+    return envelope(page, [skill_body(skill) for skill in page.items])
 
 
 @blueprint.route("", methods=["POST"])
@@ -42,7 +43,7 @@ def list_skills(args: dict[str, Any]) -> dict[str, Any]:
 def create_skill(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     with db.session.begin():
         skill = skills.create_skill(db.session, **body)
-    return skill, 201, etag_headers(skill.version)
+    return skill_body(skill), 201, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["GET"])
@@ -50,7 +51,7 @@ def create_skill(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
 @blueprint.response(200, SkillSchema)
 def get_skill(skill_id: int) -> tuple[Any, int, dict[str, str]]:
     skill = skills.get_skill(db.session, skill_id)
-    return skill, 200, etag_headers(skill.version)
+    return skill_body(skill), 200, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["PATCH"])
@@ -59,7 +60,7 @@ def get_skill(skill_id: int) -> tuple[Any, int, dict[str, str]]:
 def update_skill(body: dict[str, Any], skill_id: int) -> tuple[Any, int, dict[str, str]]:
     with db.session.begin():
         skill = skills.update_skill(db.session, skill_id=skill_id, if_match=if_match(), **body)
-    return skill, 200, etag_headers(skill.version)
+    return skill_body(skill), 200, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["DELETE"])

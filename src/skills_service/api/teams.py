@@ -10,6 +10,7 @@ from typing import Any
 
 from skills_service import policy
 from skills_service.api.base import Blueprint, envelope, etag_headers, if_match
+from skills_service.api.presenters import gap_body, team_body
 from skills_service.api.schemas.common import SearchPageArgs, page_of
 from skills_service.api.schemas.teams import (
     GapArgs,
@@ -38,7 +39,7 @@ Reply = tuple[Any, int, dict[str, str]]
 @blueprint.response(200, page_of(TeamSchema))
 def list_teams(args: dict[str, Any]) -> dict[str, Any]:
     page = teams.list_teams(db.session, page=args["page"], limit=args["limit"], text=args["q"])
-    return envelope(page, page.items)
+    return envelope(page, [team_body(team) for team in page.items])
 
 
 @blueprint.route("", methods=["POST"])
@@ -47,14 +48,14 @@ def list_teams(args: dict[str, Any]) -> dict[str, Any]:
 def create_team(body: dict[str, Any]) -> Reply:
     with db.session.begin():
         team = teams.create_team(db.session, **body)
-    return team, 201, etag_headers(team.version)
+    return team_body(team), 201, etag_headers(team.version)
 
 
 @blueprint.route("/<int:team_id>", methods=["GET"])
 @blueprint.response(200, TeamSchema)
 def get_team(team_id: int) -> Reply:
     team = teams.get_team(db.session, team_id)
-    return team, 200, etag_headers(team.version)
+    return team_body(team), 200, etag_headers(team.version)
 
 
 @blueprint.route("/<int:team_id>", methods=["PATCH"])
@@ -63,7 +64,7 @@ def get_team(team_id: int) -> Reply:
 def update_team(body: dict[str, Any], team_id: int) -> Reply:
     with db.session.begin():
         team = teams.update_team(db.session, team_id=team_id, if_match=if_match(), **body)
-    return team, 200, etag_headers(team.version)
+    return team_body(team), 200, etag_headers(team.version)
 
 
 @blueprint.route("/<int:team_id>", methods=["DELETE"])
@@ -145,4 +146,4 @@ def get_gaps(args: dict[str, Any], team_id: int) -> dict[str, Any]:
     found = teams.gaps(
         session, team_id=team_id, today=utcnow().date(), include_expired=args["include_expired"]
     )
-    return {"items": found}
+    return {"items": [gap_body(gap) for gap in found]}

@@ -6,7 +6,12 @@ the token names no person, so the principal loader and the rate limits leave it
 alone (``policy.SELF_AUTHENTICATED_ROUTES``, ``rate_limits.EXEMPT_ENDPOINTS``).
 
 Requests are labelled by route template (``/api/v1/people/<int:person_id>``), never
-by path, so no identifier or token reaches a label. Under gunicorn,
+by path, so no identifier or token reaches a label, and by method, one of the methods
+HTTP defines or ``other``, so that no made-up method adds a series. A request's series
+are looked up once per (method, route, status) and kept, and the pool gauges are
+written only when they change: a request costs the three writes it must make (its
+count, its latency's bucket and sum). Its duration is measured from the start the
+access log records (``g.started``), so log and histogram agree. Under gunicorn,
 ``skills-service serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` so that a scrape sums
 every worker, not just the one that answers it.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import (
@@ -62,27 +68,52 @@ SIGN_IN_STEPS = {
     "account.confirm": "re-authentication",
 }
 UNMATCHED_ROUTE = "<unmatched>"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+OTHER_METHOD = "other"
 
 
-def _start() -> None:
-    g.metrics_started = time.perf_counter()
+class RequestObserver:
+    """Counts and times each request into the series of its method, route and status."""
 
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._pool: tuple[int, int] | None = None
 
-def _observe(response: Response) -> Response:
-    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    started = g.get("metrics_started")
-    if started is not None:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    if response.status_code == 429:
-        RATE_LIMITED.labels(route).inc()
-    step = SIGN_IN_STEPS.get(request.endpoint or "")
-    if step is not None and request.method == "POST" and response.status_code == 401:
-        LOGIN_FAILURES.labels(step).inc()
-    pool = db.engine().pool
-    POOL_CHECKED_OUT.set(getattr(pool, "checkedout", lambda: 0)())
-    POOL_SIZE.set(getattr(pool, "size", lambda: 0)())
-    return response
+    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter's and the latency histogram's children for these labels."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            label = method if method in METHODS else OTHER_METHOD
+            found = (REQUESTS.labels(label, route, str(status)), LATENCY.labels(label, route))
+            self._series[key] = found
+        return found
+
+    def __call__(self, response: Response) -> Response:
+        rule = request.url_rule
+        route = rule.rule if rule is not None else UNMATCHED_ROUTE
+        status = response.status_code
+        count, latency = self.series(request.method, route, status)
+        count.inc()
+        started = g.get("started")
+        if started is not None:
+            latency.observe(time.perf_counter() - started)
+        if status == 429:
+            RATE_LIMITED.labels(route).inc()
+        elif status == 401 and request.method == "POST":
+            step = SIGN_IN_STEPS.get(request.endpoint or "")
+            if step is not None:
+                LOGIN_FAILURES.labels(step).inc()
+        self._observe_pool()
+        return response
+
+    def _observe_pool(self) -> None:
+        pool = db.engine().pool
+        now = (getattr(pool, "checkedout", lambda: 0)(), getattr(pool, "size", lambda: 0)())
+        if now != self._pool:
+            POOL_CHECKED_OUT.set(now[0])
+            POOL_SIZE.set(now[1])
+            self._pool = now
 
 
 def _registry() -> CollectorRegistry:
@@ -111,6 +142,6 @@ def metrics() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_start)
-    app.after_request(_observe)
+    """After the access log's ``init_app``, whose request start the latency is timed from."""
+    app.after_request(RequestObserver())
     app.register_blueprint(blueprint)

@@ -12,6 +12,11 @@ Every response is ``Cache-Control: no-store`` (pages, API JSON, errors: whatever
 signed-in person or a token holder is shown stays out of browser and proxy caches),
 except on routes declared cacheable with ``allow_caching(...)``: static assets, which
 keep the caching headers their server sets.
+
+Everything but the nonce is the same on every response, so it is worked out once per
+app: the constant headers as one list, and each policy as the text around its nonce.
+A response then costs one join and one ``extend`` (plus a removal, in the rare case
+that a view set one of these headers itself).
 """
 
 from __future__ import annotations
@@ -20,16 +25,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from werkzeug.wrappers import Response
 
-EXCEPTIONS_KEY = "skills_service.csp_exceptions"
+HEADERS_KEY = "skills_service.security_headers"
 CACHEABLE_KEY = "skills_service.cacheable_endpoints"
 HSTS = "max-age=63072000; includeSubDomains"
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"
 )
+CSP = "Content-Security-Policy"
+NO_STORE = ("Cache-Control", "no-store")
+_NONCE_SLOT = "\0"
+"""Stands for the nonce while a policy is rendered once; no directive contains it."""
 
 
 @dataclass(frozen=True)
@@ -39,28 +48,6 @@ class PathException:
     prefix: str
     script_hashes: tuple[str, ...] = ()
     inline_styles: bool = False
-
-
-def allow(
-    app: Flask, prefix: str, *, script_hashes: Sequence[str] = (), inline_styles: bool = False
-) -> None:
-    """Relax the policy under ``prefix`` only (never ``'unsafe-inline'`` for scripts)."""
-    exceptions: list[PathException] = app.extensions.setdefault(EXCEPTIONS_KEY, [])
-    exceptions.append(PathException(prefix, tuple(script_hashes), inline_styles))
-
-
-def allow_caching(app: Flask, *endpoints: str) -> None:
-    """Let these routes' responses be cached as they say (every other one is ``no-store``)."""
-    cacheable: set[str] = app.extensions.setdefault(CACHEABLE_KEY, set())
-    cacheable.update(endpoints)
-
-
-def csp_nonce() -> str:
-    """This response's nonce (made on first use, so every response gets a fresh one)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    nonce: str = g.csp_nonce
-    return nonce
 
 
 def content_security_policy(
@@ -82,30 +69,96 @@ def content_security_policy(
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def _set_headers(response: Response, *, hsts: bool) -> Response:
-    exceptions: list[PathException] = current_app.extensions.get(EXCEPTIONS_KEY, [])
-    here = [item for item in exceptions if request.path.startswith(item.prefix)]
-    headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy(
-        csp_nonce(),
-        inline_styles=any(item.inline_styles for item in here),
-        script_hashes=[digest for item in here for digest in item.script_hashes],
+def _policy_around_nonce(exceptions: Sequence[PathException]) -> tuple[str, ...]:
+    """The policy for paths under ``exceptions``, as the parts that the nonce joins."""
+    policy = content_security_policy(
+        _NONCE_SLOT,
+        inline_styles=any(item.inline_styles for item in exceptions),
+        script_hashes=[digest for item in exceptions for digest in item.script_hashes],
     )
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    headers["Permissions-Policy"] = PERMISSIONS_POLICY
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    if hsts:
-        headers["Strict-Transport-Security"] = HSTS
-    headers.pop("Server", None)
-    if request.endpoint not in current_app.extensions.get(CACHEABLE_KEY, ()):
-        headers["Cache-Control"] = "no-store"
-    return response
+    return tuple(policy.split(_NONCE_SLOT))
+
+
+class SecurityHeaders:
+    """The app's headers: constant ones, policies per path prefix, cacheable endpoints."""
+
+    def __init__(self, *, hsts: bool, cacheable: set[str]) -> None:
+        constant = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+            ("Permissions-Policy", PERMISSIONS_POLICY),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+        ]
+        if hsts:
+            constant.append(("Strict-Transport-Security", HSTS))
+        self.constant = tuple(constant)
+        self.cacheable = cacheable
+        self.exceptions: list[PathException] = []
+        self.owned = frozenset({name.lower() for name, _ in constant} | {CSP.lower(), "server"})
+        """Headers set here (and ``Server``, dropped): a view's own value is replaced."""
+        self.owned_with_caching = self.owned | {NO_STORE[0].lower()}
+        self._prefixes: tuple[str, ...] = ()
+        self._default_policy = _policy_around_nonce(())
+        self._policies: dict[tuple[PathException, ...], tuple[str, ...]] = {}
+
+    def allow(self, exception: PathException) -> None:
+        self.exceptions.append(exception)
+        self._prefixes = tuple(item.prefix for item in self.exceptions)
+        self._policies.clear()
+
+    def policy_parts(self, path: str) -> tuple[str, ...]:
+        if not path.startswith(self._prefixes):
+            return self._default_policy
+        here = tuple(item for item in self.exceptions if path.startswith(item.prefix))
+        parts = self._policies.get(here)
+        if parts is None:
+            parts = self._policies[here] = _policy_around_nonce(here)
+        return parts
+
+    def apply(self, response: Response) -> Response:
+        headers = response.headers
+        added = [(CSP, csp_nonce().join(self.policy_parts(request.path))), *self.constant]
+        replaced = self.owned
+        if request.endpoint not in self.cacheable:
+            added.append(NO_STORE)
+            replaced = self.owned_with_caching
+        for name in replaced.intersection(headers.keys(lower=True)):
+            headers.remove(name)
+        headers.extend(added)
+        return response
+
+
+def _security_headers(app: Flask) -> SecurityHeaders:
+    security_headers: SecurityHeaders = app.extensions[HEADERS_KEY]
+    return security_headers
+
+
+def allow(
+    app: Flask, prefix: str, *, script_hashes: Sequence[str] = (), inline_styles: bool = False
+) -> None:
+    """Relax the policy under ``prefix`` only (never ``'unsafe-inline'`` for scripts)."""
+    _security_headers(app).allow(PathException(prefix, tuple(script_hashes), inline_styles))
+
+
+def allow_caching(app: Flask, *endpoints: str) -> None:
+    """Let these routes' responses be cached as they say (every other one is ``no-store``)."""
+    _security_headers(app).cacheable.update(endpoints)
+
+
+def csp_nonce() -> str:
+    """This response's nonce (made on first use, so every response gets a fresh one)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    nonce: str = g.csp_nonce
+    return nonce
 
 
 def init_app(app: Flask, *, production: bool) -> None:
-    allow_caching(app, "static")
-    app.after_request(lambda response: _set_headers(response, hsts=production))
+    """Before any ``allow`` or ``allow_caching``."""
+    security_headers = SecurityHeaders(hsts=production, cacheable={"static"})
+    app.extensions[HEADERS_KEY] = security_headers
+    app.extensions[CACHEABLE_KEY] = security_headers.cacheable
+    app.after_request(security_headers.apply)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

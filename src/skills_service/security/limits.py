@@ -10,7 +10,7 @@ that an over-long query string or header is refused here, as the service's probl
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, current_app, request
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -25,6 +25,9 @@ from skills_service.security.json_body import RequestJSON
 from skills_service.security.problems import problem
 from skills_service.services.common import MAX_ID, TEXT_FAULT_NAMES, printable, text_fault
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 MAX_QUERY_STRING_BYTES = 4096
 MAX_HEADER_FIELDS = 100
 MAX_HEADER_FIELD_BYTES = 8192
@@ -34,6 +37,9 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 MAX_UPLOAD_BYTES = "SKILLS_MAX_UPLOAD_BYTES"
 UPLOAD_ENDPOINTS = "SKILLS_UPLOAD_ENDPOINTS"
+CONTENT_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
+SHADOWED_CONTENT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+"""Werkzeug lists the content headers from ``CONTENT_*`` and skips these duplicates."""
 
 
 class DatabaseId(IntegerConverter):
@@ -96,12 +102,29 @@ def _texts_of(fields: MultiDict[str, Any]) -> Iterator[tuple[str, str]]:
             yield name, value
 
 
+def header_sizes(environ: WSGIEnvironment) -> list[int]:
+    """The length of each header line, ``Name: value``, as ``request.headers`` lists them.
+
+    Read from the WSGI environment, where a header's name is as long as it is on the
+    wire (``HTTP_X_REQUEST_ID``, ``X-Request-ID``), without building the names. The
+    server hands headers over decoded as Latin-1: one character per byte.
+    """
+    sizes = [
+        len(key) - len("HTTP_") + len(": ") + len(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and key not in SHADOWED_CONTENT_HEADERS
+    ]
+    sizes += [
+        len(key) + len(": ") + len(value) for key in CONTENT_HEADERS if (value := environ.get(key))
+    ]
+    return sizes
+
+
 def check_request_size() -> None:
     """The query string and the headers, before anything else reads them (414, 431)."""
     if len(request.query_string) > MAX_QUERY_STRING_BYTES:
         raise RequestURITooLarge("The query string is too long.")
-    # The server hands headers over decoded as Latin-1: one character per byte.
-    sizes = [len(name) + len(": ") + len(value) for name, value in request.headers.items()]
+    sizes = header_sizes(request.environ)
     if len(sizes) > MAX_HEADER_FIELDS:
         raise RequestHeaderFieldsTooLarge(
             f"The request has more than {MAX_HEADER_FIELDS} header fields."
@@ -122,7 +145,9 @@ def check_request_shape() -> Response | None:
     instead of being refused here (400, naming the field). Uploaded files' contents are
     checked by the import itself.
     """
-    fields: list[tuple[str, MultiDict[str, Any]]] = [("query", request.args)]
+    fields: list[tuple[str, MultiDict[str, Any]]] = []
+    if request.query_string:
+        fields.append(("query", request.args))
     if request.mimetype in FORM_TYPES:
         fields += [("form", request.form), ("file", request.files)]
     for where, values in fields:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -28,6 +29,7 @@ SCHEMES = frozenset({"http", "https"})
 HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 )
+PEERS_REMEMBERED = 256
 PORTED_HOP = re.compile(r"\[(?P<v6>[^\]]+)\](?::\d{1,5})?|(?P<v4>[0-9.]+):\d{1,5}")
 
 
@@ -54,10 +56,12 @@ class TrustedProxies:
     def __init__(self, app: WSGIApplication, networks: Iterable[str]) -> None:
         self.app = app
         self.networks = tuple(ipaddress.ip_network(network, strict=False) for network in networks)
+        # A replica sees few peers (its ingress, probes): each is parsed and judged once.
+        self.trusted_peer = lru_cache(maxsize=PEERS_REMEMBERED)(self._trusted_peer)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        peer = parse_hop(environ.get("REMOTE_ADDR", ""))
-        if peer is not None and self.trusts(peer):
+        peer = self.trusted_peer(environ.get("REMOTE_ADDR", ""))
+        if peer is not None:
             environ["REMOTE_ADDR"] = str(self.client(environ.get("HTTP_X_FORWARDED_FOR", ""), peer))
             scheme = _last(environ.get("HTTP_X_FORWARDED_PROTO", "")).lower()
             if scheme in SCHEMES:
@@ -66,6 +70,11 @@ class TrustedProxies:
             if HOST.fullmatch(host):
                 environ["HTTP_HOST"] = host
         return self.app(environ, start_response)
+
+    def _trusted_peer(self, remote_addr: str) -> Address | None:
+        """The peer's address when it is a trusted proxy, else None."""
+        peer = parse_hop(remote_addr)
+        return peer if peer is not None and self.trusts(peer) else None
 
     def trusts(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
@@ -93,4 +102,7 @@ def _last(header: str) -> str:
 
 
 def init_app(app: Flask, networks: Iterable[str]) -> None:
-    app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
+    """Without trusted networks no header is believed, and the middleware is not needed."""
+    trusted = tuple(networks)
+    if trusted:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, trusted)  # type: ignore[method-assign]
