@@ -136,6 +136,8 @@ def test_a_hot_read_sends_no_more_statements_than_its_budget(
 UPSERT_BUDGET = 9
 """The principal 1; the target person and their teams 2 (for the policy); the
 proficiency 1, its update and its history 2; the audit chain's lock, event and head 3."""
+SEARCH_INDEX_REFRESH = 2
+"""On PostgreSQL, the person's people search row: its lock, then its tokens."""
 
 
 def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
@@ -150,4 +152,6 @@ def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(
                 path, json={"level": level}, headers={**headers, "If-Match": etag}
             )
         assert response.status_code == 200, response.get_json()
-    assert len(statements) <= UPSERT_BUDGET, "\n".join(statements)
+    indexed = db.engine(app).dialect.name == "postgresql"
+    budget = UPSERT_BUDGET + (SEARCH_INDEX_REFRESH if indexed else 0)
+    assert len(statements) <= budget, "\n".join(statements)

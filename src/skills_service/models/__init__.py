@@ -7,6 +7,7 @@ from skills_service.models.audit import AuditEvent, AuditHead
 from skills_service.models.base import Base
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
+from skills_service.models.search import PersonSearch
 from skills_service.models.skill import Skill, SkillAlias
 from skills_service.models.team import Team, TeamMember, TeamTarget
 from skills_service.models.token import ApiToken
@@ -17,6 +18,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Person",
+    "PersonSearch",
     "Proficiency",
     "ProficiencyChange",
     "RecoveryCode",

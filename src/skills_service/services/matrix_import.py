@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import DomainError, ImportRejected, LineError
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, SkillAlias
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services import people, proficiencies
+from skills_service.services import people, proficiencies, search_index
 from skills_service.services.common import (
     TEXT_FAULT_NAMES,
     ascii_int,
@@ -413,7 +413,7 @@ def _apply(
     )
     _check_plan(parsed, existing, held, verifiers, catalogue)
     report = ImportReport(lines=len(parsed))
-    _write_people(session, parsed, existing, report)
+    touched = _write_people(session, parsed, existing, report)
     created: list[Proficiency] = []
     changed: list[tuple[Proficiency, dict[str, object]]] = []
     for done, line in enumerate(parsed.values(), start=1):
@@ -443,6 +443,9 @@ def _apply(
             [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
         )
     proficiencies.write_changes(session, changed, actor_id=actor_id)
+    touched.update(new.person_id for new in created)
+    touched.update(stored.person_id for stored, _ in changed)
+    search_index.refresh(session, touched)
     report.proficiencies_set = len(created) + len(changed)
     given = sum(len(line.skills) for line in parsed.values())
     report.proficiencies_unchanged = given - report.proficiencies_set
@@ -494,8 +497,12 @@ def _write_people(
     parsed: dict[str, _PersonLine],
     existing: dict[str, Person],
     report: ImportReport,
-) -> None:
-    """Create the new people and change the others, in one flush (batched inserts)."""
+) -> set[int]:
+    """Create the new people and change the others, in one flush (batched inserts).
+
+    Returns the ids of the people it changed.
+    """
+    changed: list[Person] = []
     for line in parsed.values():
         person = existing.get(line.email)
         if person is None:
@@ -508,7 +515,9 @@ def _write_people(
             session.add(existing[line.email])
             report.people_created += 1
         elif people.change_person(person, name=line.name, role=line.role, active=line.active):
+            changed.append(person)
             report.people_updated += 1
         else:
             report.people_unchanged += 1
     session.flush()
+    return {person.id for person in changed}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Person, TeamMember
 from skills_service.policy import PersonTarget, Role
-from skills_service.services import passwords
+from skills_service.services import passwords, search_index
 from skills_service.services.common import check_version, clean_text, in_batches, name_key
 
 NAME_MAX = 128
@@ -175,6 +175,7 @@ def update_person(
     check_version(person.version, if_match)
     change_person(person, name=name, role=role, active=active)
     session.flush()
+    search_index.refresh(session, [person_id])
     return person
 
 
