@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -38,7 +39,9 @@ from skills_service.services import (
 from skills_service.services.common import bounded_total, etag_for, name_key
 from skills_service.services.proficiencies import ProficiencyInput
 from skills_service.services.search import SkillCondition
+from skills_service.web.pages import PAGE_SIZE
 from tests.conftest import POSTGRES_URL, Actor, MakeActor
+from tests.integration.browser import page_text, signed_in
 
 TODAY = date(2026, 11, 23)
 SKILLS = 3
@@ -365,16 +368,24 @@ def test_a_certification_counts_through_its_expiry_day_and_not_after(app: Flask)
         assert found(TODAY + timedelta(days=1), include_expired=True) == [person]
 
 
-def test_a_total_past_the_bound_is_a_lower_bound_with_a_next_page(app: Flask) -> None:
+def _common_skill(app: Flask, holders: int) -> int:
+    """A skill ``holders`` new people hold."""
     with app.app_context():
         session = db.session
         with session.begin():
             skill_id = skills.create_skill(session, name="Common", category="T").id
-            for number in range(SMALL_BOUND + 3):
+            for number in range(holders):
                 person_id = people.create_person(
                     session, email=f"c{number}@example.org", name=f"c{number}", role="member"
                 ).id
                 _hold(session, person_id, skill_id, None)
+    return skill_id
+
+
+def test_a_total_past_the_bound_is_a_lower_bound_with_a_next_page(app: Flask) -> None:
+    skill_id = _common_skill(app, SMALL_BOUND + 3)
+    with app.app_context():
+        session = db.session
 
         def page(number: int) -> tuple[int, int, bool, bool]:
             found = search.people_matching(
@@ -447,3 +458,33 @@ def test_two_writers_to_one_persons_skills_at_once_both_reach_the_index(app: Fla
             writer.join(timeout=30)
         row = session.get_one(PersonSearch, person_id)
         assert sorted(row.skills) == sorted(skill_ids)
+
+
+def test_the_api_says_whether_its_total_is_exact_or_a_lower_bound(
+    app: Flask, client: FlaskClient, verifier: Actor
+) -> None:
+    skill_id = _common_skill(app, SMALL_BOUND + 1)
+
+    def body(limit: int, page: int = 1) -> Any:
+        response = client.get(
+            f"/api/v1/people?skill={skill_id}:1&limit={limit}&page={page}",
+            headers=verifier.headers,
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    past = body(limit=2)
+    assert (past["total"], past["total_relation"], len(past["items"])) == (SMALL_BOUND, "gte", 2)
+    assert past["next"] is not None
+    exact = body(limit=2, page=3)
+    assert (exact["total"], exact["total_relation"], exact["next"]) == (SMALL_BOUND + 1, "eq", None)
+
+
+def test_the_people_page_says_more_than_the_bound_when_it_stopped_counting(
+    app: Flask, verifier: Actor
+) -> None:
+    skill_id = _common_skill(app, PAGE_SIZE + 1)
+    browser = signed_in(app, verifier)
+    text = page_text(browser, f"/people?skill={skill_id}&level=1")
+    assert f"More than {PAGE_SIZE} matches" in text
+    assert "Next" in text
