@@ -267,7 +267,7 @@ def derived_rows(session: Session) -> dict[int, tuple[Any, ...]]:
     """What each stored row should hold, derived again from ``person`` and ``proficiency``."""
     found: dict[int, tuple[Any, ...]] = {}
     for person_id, active, key, tokens, skill_ids, grades, expiry in session.execute(
-        search_index._derived_rows().where(Person.id.in_(select(PersonSearch.person_id)))
+        search_index.derived_rows().where(Person.id.in_(select(PersonSearch.person_id)))
     ):
         found[person_id] = (
             active,

@@ -100,7 +100,7 @@ def _claim(person_ids: Sequence[int]) -> Any:
 
 def _upsert(which: ColumnElement[bool]) -> Any:
     statement = pg_insert(PersonSearch).from_select(
-        ["person_id", *COLUMNS], _derived_rows().where(which)
+        ["person_id", *COLUMNS], derived_rows().where(which)
     )
     return statement.on_conflict_do_update(
         index_elements=[PersonSearch.person_id],
@@ -112,7 +112,7 @@ def _empty(element: type[BigInteger] | type[Integer]) -> ColumnElement[Any]:
     return literal([], ARRAY(element))
 
 
-def _derived_rows() -> Select[Any]:
+def derived_rows() -> Select[Any]:
     """Every person's row as ``person`` and ``proficiency`` say it should be."""
     held = Proficiency.__table__.alias("held")
     levels = func.generate_series(1, held.c.level).table_valued("reached").render_derived("levels")
