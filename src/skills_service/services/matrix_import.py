@@ -442,9 +442,9 @@ def _apply(
             insert(ProficiencyChange),
             [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
         )
+    touched.update(stored.person_id for stored, _ in changed)
     proficiencies.write_changes(session, changed, actor_id=actor_id)
     touched.update(new.person_id for new in created)
-    touched.update(stored.person_id for stored, _ in changed)
     search_index.refresh(session, touched)
     report.proficiencies_set = len(created) + len(changed)
     given = sum(len(line.skills) for line in parsed.values())
