@@ -48,10 +48,11 @@ from skills_service.models import (
     Base,
     CategoryCoverageCount,
     CategoryCoverageDelta,
+    PersonSearch,
     SkillLevelCount,
     SkillLevelDelta,
 )
-from skills_service.services import summaries
+from skills_service.services import search_index, summaries
 from skills_service.services.common import name_key
 
 URL_ENV = "SKILLS_BENCH_DATABASE_URL"
@@ -671,7 +672,12 @@ def load_postgresql(engine: Engine, tables: Iterable[TableRows], report: Generat
         raw.close()
     count_dashboard_totals(engine, report)
     start = time.perf_counter()
-    finish_postgresql(engine, [*report.rows, *DASHBOARD_TOTALS])
+    with Session(engine) as session, session.begin():
+        search_index.rebuild(session)
+    report.seconds["people search index"] = time.perf_counter() - start
+    progress(f"people search index built in {report.seconds['people search index']:.1f} s")
+    start = time.perf_counter()
+    finish_postgresql(engine, [*report.rows, *DASHBOARD_TOTALS, PersonSearch.__tablename__])
     report.seconds["vacuum analyze, checkpoint"] = time.perf_counter() - start
 
 

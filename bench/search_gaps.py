@@ -72,6 +72,14 @@ DASHBOARD_MIN_ITERATIONS = 20
 DASHBOARD_WARMUP = 3
 """The dashboard aggregates read every proficiency, so they get a tenth of the runs."""
 
+OPERATIONS = (
+    "search",
+    "gaps",
+    "dashboard (org)",
+    "dashboard (team)",
+    "dashboard (org, cached)",
+    "dashboard (org, stale)",
+)
 Operation = Callable[[Session], int]
 """One benchmarked call; returns the size of its answer (matches, or gap rows)."""
 
@@ -82,6 +90,8 @@ class Options:
     warmup: int = DEFAULT_WARMUP
     seed: int = DEFAULT_SEED
     explain: bool = False
+    only: frozenset[str] | None = None
+    """The operations to time (``--only``); None for every one."""
 
 
 @dataclass(frozen=True)
@@ -295,13 +305,15 @@ def time_database(url: str, options: Options, generation: GenerationReport | Non
                 options,
             ),
         }
-        timings = (
-            measure(engine, dataset.version, "search", search, options),
-            measure(engine, dataset.version, "gaps", team_gaps, options),
-            *(
-                measure(engine, dataset.version, name, operation, runs)
-                for name, (operation, runs) in dashboards.items()
-            ),
+        operations = {
+            "search": (search, options),
+            "gaps": (team_gaps, options),
+            **dashboards,
+        }
+        timings = tuple(
+            measure(engine, dataset.version, name, operation, runs)
+            for name, (operation, runs) in operations.items()
+            if options.only is None or name in options.only
         )
         plans: dict[str, list[str]] = {}
         if options.explain:
@@ -384,6 +396,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
     parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP)
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=OPERATIONS,
+        help="time only this operation (repeatable; default: every one)",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="also print the plan of one search and one gap analysis",
@@ -407,7 +425,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     options = Options(
-        iterations=args.iterations, warmup=args.warmup, seed=args.seed, explain=args.explain
+        iterations=args.iterations,
+        warmup=args.warmup,
+        seed=args.seed,
+        explain=args.explain,
+        only=frozenset(args.only) if args.only else None,
     )
     if args.backend is None:
         runs = [time_database(args.database_url, options, generation=None)]

@@ -116,7 +116,7 @@ def indexes_used(nodes: list[dict[str, Any]]) -> set[str]:
     return {node["Index Name"] for node in nodes if "Index Name" in node}
 
 
-def test_people_search_reads_proficiencies_through_the_search_index(
+def test_people_search_finds_people_through_the_gin_index_of_their_tokens(
     app: Flask, skill_ids: list[int]
 ) -> None:
     conditions = [SkillCondition(skill_id=skill_id, min_level=2) for skill_id in skill_ids]
@@ -125,10 +125,32 @@ def test_people_search_reads_proficiencies_through_the_search_index(
         lambda session: people_matching(
             session, conditions=conditions, text=None, page=1, limit=50, today=TODAY
         ),
-        mentioning="proficiency",
+        mentioning="person_search",
     )
     assert sequential_scans(nodes) == set()
-    assert "ix_proficiency_search" in indexes_used(nodes)
+    assert "ix_person_search_tokens" in indexes_used(nodes)
+    assert "proficiency" not in {node.get("Relation Name") for node in nodes}
+
+
+def test_listing_people_without_conditions_reads_them_in_name_order_and_counts_a_bounded_few(
+    app: Flask, world: World
+) -> None:
+    nodes = plan_of(
+        app,
+        lambda session: people_matching(
+            session, conditions=[], text=None, page=1, limit=50, today=TODAY
+        ),
+        mentioning="person",
+    )
+    assert "ix_person_name_key" in indexes_used(nodes)
+    limited = [node for node in nodes if node["Node Type"] == "Limit"]
+    under_a_limit = {
+        scan["Relation Name"]
+        for limit in limited
+        for scan in plan_nodes(limit)
+        if scan["Node Type"] == "Seq Scan"
+    }
+    assert sequential_scans(nodes) <= under_a_limit
 
 
 def test_a_token_is_found_by_its_hash_through_a_unique_index(app: Flask, world: World) -> None:

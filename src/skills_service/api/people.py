@@ -6,7 +6,7 @@ from typing import Any
 
 from skills_service.api.base import Blueprint, envelope, etag_headers, if_match
 from skills_service.api.presenters import person_body
-from skills_service.api.schemas.common import page_of
+from skills_service.api.schemas.common import bounded_page_of
 from skills_service.api.schemas.people import (
     PasswordResetSchema,
     PeopleSearchArgs,
@@ -26,9 +26,13 @@ blueprint = Blueprint("people", __name__, description="People and people search.
 
 @blueprint.route("", methods=["GET"])
 @blueprint.arguments(PeopleSearchArgs, location="query")
-@blueprint.response(200, page_of(PersonMatchSchema))
+@blueprint.response(200, bounded_page_of(PersonMatchSchema))
 def search_people(args: dict[str, Any]) -> dict[str, Any]:
-    """People who meet every ``skill=NAME_OR_ID:MIN_LEVEL`` condition, best first."""
+    """People who meet every ``skill=NAME_OR_ID:MIN_LEVEL`` condition, best first.
+
+    ``total`` is exact up to 10,000 matches (``total_relation`` ``eq``); past that it is
+    a lower bound (``gte``), and ``next`` still links every following page.
+    """
     session = db.session
     page = search.people_matching(
         session,
@@ -45,7 +49,7 @@ def search_people(args: dict[str, Any]) -> dict[str, Any]:
         person_body(match.person, teams[match.person.id], principal) | {"score": match.score}
         for match in page.items
     ]
-    return envelope(page, items)
+    return envelope(page, items) | {"total_relation": "eq" if page.total_is_exact else "gte"}
 
 
 @blueprint.route("", methods=["POST"])

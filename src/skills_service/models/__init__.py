@@ -14,6 +14,7 @@ from skills_service.models.dashboard import (
 from skills_service.models.data_version import DataVersion
 from skills_service.models.person import Person
 from skills_service.models.proficiency import Proficiency, ProficiencyChange
+from skills_service.models.search import PersonSearch
 from skills_service.models.skill import Skill, SkillAlias
 from skills_service.models.team import Team, TeamMember, TeamTarget
 from skills_service.models.token import ApiToken
@@ -27,6 +28,7 @@ __all__ = [
     "CategoryCoverageDelta",
     "DataVersion",
     "Person",
+    "PersonSearch",
     "Proficiency",
     "ProficiencyChange",
     "RecoveryCode",

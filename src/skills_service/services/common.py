@@ -25,16 +25,23 @@ MAX_ID = 2**31 - 1
 """The largest id a row can have (ids are 32-bit integer columns)."""
 
 
+TOTAL_BOUND = 10_000
+"""A search counts its matches up to this many (or to the end of the page asked for, if
+that is further): past it, its total is a lower bound."""
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: Sequence[T]
     total: int
     page: int
     limit: int
+    total_is_exact: bool = True
+    """False when there are more than ``total`` items (a bounded count stopped there)."""
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.limit < self.total
+        return not self.total_is_exact or self.page * self.limit < self.total
 
     @property
     def offset(self) -> int:
@@ -61,6 +68,21 @@ def page_rows(
         return rows, 0
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     return rows, session.scalar(counted) or 0
+
+
+def count_bound(page: int, limit: int) -> int:
+    """How far a bounded count counts: ``TOTAL_BOUND``, or the end of the page if further."""
+    return max(TOTAL_BOUND, page * limit)
+
+
+def bounded_total(counted: int, *, page: int, limit: int) -> tuple[int, bool]:
+    """A total and whether it is exact, from a count that went at least one past its bound.
+
+    Above the bound the total is the bound, a lower bound: there are more, and so a
+    next page, which ``Page.has_next`` says.
+    """
+    bound = count_bound(page, limit)
+    return (counted, True) if counted <= bound else (bound, False)
 
 
 def ascii_int(text: str, *, maximum: int = MAX_ID) -> int | None:

@@ -46,7 +46,7 @@ from skills_service.models import (
 )
 from skills_service.models.base import utcnow
 from skills_service.policy import Role
-from skills_service.services import audit, summaries
+from skills_service.services import audit, search_index, summaries
 from skills_service.services.common import clean_text, etag_for, name_key
 from skills_service.services.people import NAME_MAX, normalise_email
 from skills_service.services.proficiencies import EXPIRY_WARNING_DAYS
@@ -540,6 +540,7 @@ def generate_demo_organisation(
     teams = _create_teams(session, rng, staff, catalogue)
     held = _insert_proficiencies(session, rng, staff, catalogue, at, progress)
     summaries.rebuild(session, today=at.date())
+    search_index.refresh(session, (person.id for person in staff))
     _backdate(session, teams, at - timedelta(days=TENURE_DAYS[1] + 30))
     _deprecate(session, catalogue)
     summary = DemoSummary(

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import DomainError, ImportRejected, LineError
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, SkillAlias
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services import people, proficiencies, summaries
+from skills_service.services import people, proficiencies, search_index, summaries
 from skills_service.services.common import (
     TEXT_FAULT_NAMES,
     ascii_int,
@@ -413,7 +413,7 @@ def _apply(
     )
     _check_plan(parsed, existing, held, verifiers, catalogue)
     report = ImportReport(lines=len(parsed))
-    _write_people(session, parsed, existing, report)
+    touched = _write_people(session, parsed, existing, report)
     created: list[Proficiency] = []
     changed: list[tuple[Proficiency, dict[str, object]]] = []
     for done, line in enumerate(parsed.values(), start=1):
@@ -442,6 +442,7 @@ def _apply(
             insert(ProficiencyChange),
             [proficiencies.history_entry(new, action="set", actor_id=actor_id) for new in created],
         )
+    touched.update(stored.person_id for stored, _ in changed)
     proficiencies.write_changes(session, changed, actor_id=actor_id)
     # Last, once every row is written, so that no row this import still has to write
     # is held by an edit of one of these people waiting for their lock.
@@ -452,6 +453,8 @@ def _apply(
             for new in created
         ],
     )
+    touched.update(new.person_id for new in created)
+    search_index.refresh(session, touched)
     report.proficiencies_set = len(created) + len(changed)
     given = sum(len(line.skills) for line in parsed.values())
     report.proficiencies_unchanged = given - report.proficiencies_set
@@ -503,8 +506,12 @@ def _write_people(
     parsed: dict[str, _PersonLine],
     existing: dict[str, Person],
     report: ImportReport,
-) -> None:
-    """Create the new people and change the others, in one flush (batched inserts)."""
+) -> set[int]:
+    """Create the new people and change the others, in one flush (batched inserts).
+
+    Returns the ids of the people it changed.
+    """
+    changed: set[int] = set()
     activated: dict[bool, list[int]] = {True: [], False: []}
     for line in parsed.values():
         person = existing.get(line.email)
@@ -520,6 +527,7 @@ def _write_people(
         else:
             was_active = person.active
             if people.change_person(person, name=line.name, role=line.role, active=line.active):
+                changed.add(person.id)
                 report.people_updated += 1
             else:
                 report.people_unchanged += 1
@@ -528,3 +536,4 @@ def _write_people(
     session.flush()
     for active, person_ids in activated.items():
         summaries.people_activated(session, person_ids, active=active)
+    return changed

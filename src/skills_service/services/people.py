@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from skills_service.errors import Conflict, InvalidInput, NotFound
 from skills_service.models import Person, TeamMember
 from skills_service.policy import PersonTarget, Role
-from skills_service.services import passwords, summaries
+from skills_service.services import passwords, search_index, summaries
 from skills_service.services.common import check_version, clean_text, in_batches, name_key
 
 NAME_MAX = 128
@@ -192,6 +192,7 @@ def update_person(
     session.flush()
     if person.active != was_active:
         summaries.people_activated(session, [person.id], active=person.active)
+    search_index.refresh(session, [person_id])
     return person
 
 

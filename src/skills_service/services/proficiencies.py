@@ -14,7 +14,7 @@ from skills_service.errors import Conflict, InvalidInput, NotFound, Precondition
 from skills_service.models import Person, Proficiency, ProficiencyChange, Skill, TeamMember
 from skills_service.models.base import utcnow
 from skills_service.models.proficiency import NOTE_MAX_LENGTH
-from skills_service.services import audit, summaries
+from skills_service.services import audit, search_index, summaries
 from skills_service.services.common import NUL_MESSAGE, check_version, in_batches, parse_etag
 from skills_service.services.people import get_person
 from skills_service.services.skills import get_skill
@@ -160,6 +160,7 @@ def upsert_proficiency(
         session,
         [summaries.ProficiencyWrite(person_id, skill_id, before, summaries.held(proficiency))],
     )
+    search_index.refresh(session, [person_id])
     _record(session, proficiency, action="set", actor_id=actor_id)
     return proficiency, created
 
@@ -330,6 +331,7 @@ def delete_proficiency(
         session,
         [summaries.ProficiencyWrite(person_id, skill_id, summaries.held(proficiency), None)],
     )
+    search_index.refresh(session, [person_id])
 
 
 def verify_proficiency(
@@ -348,6 +350,7 @@ def verify_proficiency(
     proficiency.verified_by_id = verifier_id
     proficiency.verified_at = now or utcnow()
     session.flush()
+    search_index.refresh(session, [person_id])
     _record(session, proficiency, action="verify", actor_id=verifier_id)
     return proficiency
 
@@ -360,6 +363,7 @@ def unverify_proficiency(
     proficiency.verified_by_id = None
     proficiency.verified_at = None
     session.flush()
+    search_index.refresh(session, [person_id])
     _record(session, proficiency, action="unverify", actor_id=actor_id)
     return proficiency
 

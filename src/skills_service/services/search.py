@@ -6,12 +6,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from skills_service.errors import InvalidInput
-from skills_service.models import Person, Proficiency
-from skills_service.services.common import Page, ascii_int, name_key, page_rows
+from skills_service.models import Person, PersonSearch, Proficiency
+from skills_service.services import search_index
+from skills_service.services.common import (
+    Page,
+    ascii_int,
+    bounded_total,
+    count_bound,
+    name_key,
+    page_rows,
+)
 from skills_service.services.skills import skill_ids_named
 
 MAX_CONDITIONS = 10
@@ -85,6 +102,21 @@ def holders_by_level(session: Session, *, skill_id: int, today: date) -> dict[in
     return counts
 
 
+@dataclass(frozen=True)
+class _Query:
+    conditions: Sequence[SkillCondition]
+    named: str
+    page: int
+    limit: int
+    today: date
+    include_expired: bool
+    include_inactive: bool
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
 def people_matching(
     session: Session,
     *,
@@ -96,39 +128,130 @@ def people_matching(
     include_expired: bool = False,
     include_inactive: bool = False,
 ) -> Page[PersonMatch]:
+    """People meeting every condition whose name contains ``text``, best first.
+
+    Ordered by score (the sum of the levels held in the conditions' skills), then by
+    how many of those are verified, then by name and id. The total is exact up to
+    ``TOTAL_BOUND`` matches and a lower bound above it (``Page.total_is_exact``).
+    PostgreSQL answers from the inverted index (``search_index``), SQLite by joining
+    one ``proficiency`` range per condition; both give the same page.
+    """
+    query = _Query(
+        conditions=conditions,
+        named=text.strip() if text else "",
+        page=page,
+        limit=limit,
+        today=today,
+        include_expired=include_expired,
+        include_inactive=include_inactive,
+    )
+    if not conditions:
+        return _everyone(session, query)
+    if search_index.is_indexed(session):
+        return _from_index(session, query)
+    return _by_joins(session, query)
+
+
+def _named(column: SQLColumnExpression[str], named: str) -> ColumnElement[bool]:
+    return column.contains(name_key(named), autoescape=True)
+
+
+def _page(query: _Query, items: list[PersonMatch], counted: int) -> Page[PersonMatch]:
+    total, exact = bounded_total(counted, page=query.page, limit=query.limit)
+    return Page(items=items, total=total, page=query.page, limit=query.limit, total_is_exact=exact)
+
+
+def _everyone(session: Session, query: _Query) -> Page[PersonMatch]:
+    """No skill condition: everyone (by name), counted only up to the bound.
+
+    The page is read in name order from the name index and the count stops one past
+    the bound, so listing 100,000 people costs as little as listing 100.
+    """
+    statement = select(Person)
+    if query.named:
+        statement = statement.where(_named(Person.name_key, query.named))
+    if not query.include_inactive:
+        statement = statement.where(Person.active.is_(True))
+    counting = (
+        statement.with_only_columns(literal(1), maintain_column_froms=True)
+        .limit(count_bound(query.page, query.limit) + 1)
+        .subquery()
+    )
+    counted = select(func.count()).select_from(counting)
+    rows = session.execute(
+        statement.add_columns(counted.scalar_subquery().label("total"))
+        .order_by(Person.name_key, Person.id)
+        .offset(query.offset)
+        .limit(query.limit)
+    ).all()
+    items = [PersonMatch(person=row[0], score=0) for row in rows]
+    if rows:
+        return _page(query, items, int(rows[0].total))
+    return _page(query, items, 0 if query.page == 1 else session.scalar(counted) or 0)
+
+
+def _from_index(session: Session, query: _Query) -> Page[PersonMatch]:
+    """One GIN lookup for every condition's token; ``person`` is read for the page only."""
+    matches, rank = search_index.matching(
+        [(condition.skill_id, condition.min_level) for condition in query.conditions],
+        today=query.today,
+        include_expired=query.include_expired,
+        include_inactive=query.include_inactive,
+    )
+    if query.named:
+        matches = matches.where(_named(PersonSearch.name_key, query.named))
+    chosen = (
+        matches.add_columns(func.count().over().label("total"))
+        .order_by(rank.desc(), PersonSearch.name_key, PersonSearch.person_id)
+        .offset(query.offset)
+        .limit(query.limit)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Person, chosen.c.rank, chosen.c.total)
+        .join(chosen, chosen.c.person_id == Person.id)
+        .order_by(chosen.c.rank.desc(), chosen.c.name_key, chosen.c.person_id)
+    ).all()
+    items = [PersonMatch(person=row[0], score=int(row.rank) // search_index.LEVEL) for row in rows]
+    if rows:
+        return _page(query, items, int(rows[0].total))
+    if query.page == 1:
+        return _page(query, items, 0)
+    counted = session.scalar(select(func.count()).select_from(matches.subquery()))
+    return _page(query, items, counted or 0)
+
+
+def _by_joins(session: Session, query: _Query) -> Page[PersonMatch]:
+    """One join of a ``proficiency`` range per condition, the plan SQLite keeps."""
     score: ColumnElement[int] = literal(0)
     verified: ColumnElement[int] = literal(0)
     statement = select(Person)
     # SQLite joins in the order written and has no statistics to reorder by, so the
-    # likely narrowest condition (the highest level) goes first. PostgreSQL reorders
-    # joins itself, and score and tiebreaks are sums, so the answer is unchanged.
+    # likely narrowest condition (the highest level) goes first.
     # Each condition joins a Core alias of the table: the same SQL as an ORM alias,
     # without building an aliased mapper per condition and request.
-    for condition in sorted(conditions, key=lambda condition: -condition.min_level):
+    for condition in sorted(query.conditions, key=lambda condition: -condition.min_level):
         held = Proficiency.__table__.alias()
         joined = [
             held.c.person_id == Person.id,
             held.c.skill_id == condition.skill_id,
             held.c.level >= condition.min_level,
         ]
-        if not include_expired:
-            joined.append(counts_on(held.c.expires_on, today))
+        if not query.include_expired:
+            joined.append(counts_on(held.c.expires_on, query.today))
         statement = statement.join(held, and_(*joined))
         score = score + held.c.level
         verified = verified + case((held.c.verified_at.is_not(None), 1), else_=0)
-    if text and text.strip():
-        statement = statement.where(
-            Person.name_key.contains(name_key(text.strip()), autoescape=True)
-        )
-    if not include_inactive:
+    if query.named:
+        statement = statement.where(_named(Person.name_key, query.named))
+    if not query.include_inactive:
         statement = statement.where(Person.active.is_(True))
-    rows, total = page_rows(
+    rows, counted = page_rows(
         session,
         statement.add_columns(score.label("score")).order_by(
             score.desc(), verified.desc(), Person.name_key, Person.id
         ),
-        page=page,
-        limit=limit,
+        page=query.page,
+        limit=query.limit,
     )
-    items = [PersonMatch(person=row[0], score=int(row.score)) for row in rows]
-    return Page(items=items, total=total, page=page, limit=limit)
+    return _page(query, [PersonMatch(person=row[0], score=int(row.score)) for row in rows], counted)

@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from skills_service.services.common import (
     MAX_ID,
     MAX_PAGE_SIZE,
+    TOTAL_BOUND,
     ascii_int,
     first_text_fault,
     printable,
@@ -62,16 +63,50 @@ class SearchPageArgs(PageArgs):
 @cache
 def page_of(item_schema: type[Schema]) -> type[Schema]:
     """The list envelope ``{"items": [...], "total", "page", "limit", "next"}``."""
-    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return Schema.from_dict(_page_fields(item_schema), name=_page_name(item_schema))
+
+
+def _page_fields(item_schema: type[Schema]) -> dict[str, fields.Field[Any]]:
+    return {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "total": fields.Int(required=True),
+        "page": fields.Int(required=True),
+        "limit": fields.Int(required=True),
+        "next": fields.Str(allow_none=True, required=True),
+    }
+
+
+def _page_name(item_schema: type[Schema]) -> str:
+    return item_schema.__name__.removesuffix("Schema") + "PageSchema"
+
+
+TOTAL_RELATIONS = ("eq", "gte")
+
+
+@cache
+def bounded_page_of(item_schema: type[Schema]) -> type[Schema]:
+    """``page_of`` for a search whose total is counted only up to ``TOTAL_BOUND``."""
     return Schema.from_dict(
         {
-            "items": fields.List(fields.Nested(item_schema), required=True),
-            "total": fields.Int(required=True),
-            "page": fields.Int(required=True),
-            "limit": fields.Int(required=True),
-            "next": fields.Str(allow_none=True, required=True),
+            **_page_fields(item_schema),
+            "total": fields.Int(
+                required=True,
+                metadata={
+                    "description": "The number of matches when ``total_relation`` is ``eq``."
+                    f" When it is ``gte``, matches were counted only up to {TOTAL_BOUND:,}"
+                    " (or to the end of the page asked for, if further) and there are more."
+                },
+            ),
+            "total_relation": fields.Str(
+                required=True,
+                validate=validate.OneOf(TOTAL_RELATIONS),
+                metadata={
+                    "description": "``eq``: ``total`` is exact. ``gte``: there are more"
+                    " matches than ``total``, and ``next`` links the following page."
+                },
+            ),
         },
-        name=name,
+        name=_page_name(item_schema),
     )
 
 

@@ -1,0 +1,186 @@
+"""The inverted index people search reads on PostgreSQL (``person_search``), and its upkeep.
+
+Each person's row is derived from their ``person`` row and their proficiencies, and
+every write to either calls ``refresh`` for the people it changed, in the same
+transaction, so the index is never behind what it indexes. Expiry needs no upkeep:
+a row keeps expired proficiencies with their expiry day, and the search compares it
+with the day it is asked for.
+
+SQLite has no index to search by; there ``refresh`` does nothing and the search joins
+``proficiency`` (``services.search``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from skills_service.models import Person, PersonSearch, Proficiency
+from skills_service.services.common import in_batches
+
+TOKENS_PER_SKILL = 8
+"""``skill_id * 8 + level`` for levels 1-5; the other values of each skill's range are unused."""
+DAY = 128
+LEVEL = 16
+"""A grade is ``expiry day * DAY + level * LEVEL + verified``. ``grade % DAY`` sorts as
+(level, verified) and adds up over up to ten conditions to ``score * LEVEL + verified``."""
+FIRST_DAY = date(1, 1, 1)
+
+COLUMNS = ("active", "name_key", "tokens", "skills", "grades", "expiry_first")
+
+
+def is_indexed(session: Session) -> bool:
+    """Whether this database keeps the index (PostgreSQL) or searches by joins (SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def token(skill_id: int, level: int) -> int:
+    """The token of ``skill >= level``."""
+    return skill_id * TOKENS_PER_SKILL + level
+
+
+def refresh(session: Session, person_ids: Iterable[int]) -> None:
+    """Bring these people's rows up to date with what this transaction has flushed.
+
+    Two statements a batch. The first takes each row's lock, inserting a placeholder
+    where there is no row yet, and waits for any other transaction refreshing the
+    same person to commit; only then does the second one start, so its snapshot
+    reads that transaction's proficiencies too. In one statement, two concurrent
+    writers to one person's skills would each write a row missing the other's
+    change. Rows are locked in id order, so that two refreshes cannot deadlock.
+    """
+    if not is_indexed(session):
+        return
+    for batch in in_batches(sorted(set(person_ids))):
+        session.execute(_claim(batch))
+        session.execute(_upsert(Person.id == any_(literal(batch, ARRAY(Integer)))))
+
+
+def rebuild(session: Session) -> None:
+    """Derive every person's row again, in one statement: for bulk loads with no other writer."""
+    if is_indexed(session):
+        session.execute(_upsert(true()))
+
+
+def _claim(person_ids: Sequence[int]) -> Any:
+    ids = func.unnest(literal(list(person_ids), ARRAY(Integer)))
+    placeholder = select(
+        ids, false(), literal(""), _empty(BigInteger), _empty(Integer), _empty(Integer), null()
+    )
+    statement = pg_insert(PersonSearch).from_select(["person_id", *COLUMNS], placeholder)
+    # A DO UPDATE whose WHERE is false still locks the existing row, and writes nothing.
+    return statement.on_conflict_do_update(
+        index_elements=[PersonSearch.person_id],
+        set_={"person_id": statement.excluded.person_id},
+        where=false(),
+    )
+
+
+def _upsert(which: ColumnElement[bool]) -> Any:
+    statement = pg_insert(PersonSearch).from_select(
+        ["person_id", *COLUMNS], derived_rows().where(which)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[PersonSearch.person_id],
+        set_={name: statement.excluded[name] for name in COLUMNS},
+    )
+
+
+def _empty(element: type[BigInteger] | type[Integer]) -> ColumnElement[Any]:
+    return literal([], ARRAY(element))
+
+
+def derived_rows() -> Select[Any]:
+    """Every person's row as ``person`` and ``proficiency`` say it should be."""
+    held = Proficiency.__table__.alias("held")
+    levels = func.generate_series(1, held.c.level).table_valued("reached").render_derived("levels")
+    reached = levels.c.reached
+    once = reached == 1
+    day = func.coalesce(held.c.expires_on - literal(FIRST_DAY) + 1, 0)
+    grade = day * DAY + held.c.level * LEVEL + case((held.c.verified_at.is_not(None), 1), else_=0)
+    skill_token = cast(held.c.skill_id, BigInteger) * TOKENS_PER_SKILL + reached
+    by_skill = held.c.skill_id
+    derived = (
+        select(
+            func.coalesce(func.array_agg(skill_token), _empty(BigInteger)).label("tokens"),
+            func.coalesce(
+                func.array_agg(aggregate_order_by(held.c.skill_id, by_skill)).filter(once),
+                _empty(Integer),
+            ).label("skills"),
+            func.coalesce(
+                func.array_agg(aggregate_order_by(grade, by_skill)).filter(once), _empty(Integer)
+            ).label("grades"),
+            func.min(held.c.expires_on).label("expiry_first"),
+        )
+        .select_from(held)
+        .join(levels, true())
+        .where(held.c.person_id == Person.id)
+        .lateral("derived")
+    )
+    return select(
+        Person.id,
+        Person.active,
+        Person.name_key,
+        derived.c.tokens,
+        derived.c.skills,
+        derived.c.grades,
+        derived.c.expiry_first,
+    ).join(derived, true())
+
+
+def matching(
+    conditions: Sequence[tuple[int, int]],
+    *,
+    today: date,
+    include_expired: bool,
+    include_inactive: bool,
+) -> tuple[Select[int, str, int], ColumnElement[int]]:
+    """The rows meeting every ``(skill_id, min_level)``, and their rank.
+
+    The rank is ``score * LEVEL + verified``: ordering by it descending is ordering by
+    score, then by verified conditions, as the joined query does. The GIN index finds
+    the people holding every level; only people with a proficiency expired by
+    ``today`` (``expiry_first`` before it) have their conditions' expiry days read.
+    """
+    row = PersonSearch
+    grades = [row.grades[func.array_position(row.skills, skill_id)] for skill_id, _ in conditions]
+    rank: ColumnElement[int] = sum((grade % DAY for grade in grades), literal(0))
+    statement = select(row.person_id, row.name_key, rank.label("rank")).where(
+        row.tokens.contains(
+            literal([token(skill_id, level) for skill_id, level in conditions], ARRAY(BigInteger))
+        )
+    )
+    if not include_expired:
+        counted_from = today.toordinal() * DAY
+        statement = statement.where(
+            or_(
+                row.expiry_first.is_(None),
+                row.expiry_first >= today,
+                and_(*(or_(grade < DAY, grade >= counted_from) for grade in grades)),
+            )
+        )
+    if not include_inactive:
+        statement = statement.where(row.active.is_(True))
+    return statement, rank
