@@ -3,24 +3,27 @@
 Timings on a shared machine move by a third from one hour to the next; instruction
 counts repeat to within a fraction of a percent. So two versions of the code are
 compared by counting: each scenario of ``profile_request.py`` runs in-process under
-``valgrind --tool=callgrind`` twice, once with only the warm-up requests and once
-with ``--requests`` more, and the difference divided by ``--requests`` is what one
-request costs. Only the app's own process is counted, not PostgreSQL or Redis.
-Hash randomisation is fixed (``PYTHONHASHSEED=0``) so that both runs build the
-same dictionaries. The ``hello`` scenario is the bare Flask app of the HTTP benchmark
-(``baseline_app.py``) called the same way, so that ``healthz`` is read as a multiple of
-it from the same run.
+``valgrind --tool=callgrind``: the warm-up requests first, uncounted, then
+``--requests`` more made inside ``functools.reduce``, and callgrind counts only what
+runs inside that call (``--collect-atstart=no --toggle-collect=functools_reduce``),
+so that start-up, imports and setting up the accounts, whose cost varies from run to
+run by more than a request costs, are left out. Divided by ``--requests`` that is what
+one request costs. Only the app's own process is counted, not PostgreSQL or Redis.
+Hash randomisation is fixed (``PYTHONHASHSEED=0``). The ``hello`` scenario is the
+bare Flask app of the HTTP benchmark (``baseline_app.py``) called the same way, so
+that ``healthz`` is read as a multiple of it from the same run.
 
     .venv/bin/python bench/count_instructions.py --reuse-data --scenario me --scenario list
 
 To compare versions, run it in a checkout of each (or with ``PYTHONPATH`` pointing
 at the other version's ``src``). Under valgrind the app runs about 50 times slower:
-a scenario takes two to four minutes.
+a scenario takes one to two minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -36,23 +39,32 @@ from profile_request import SCENARIOS, answered, in_process_app, scenario, scena
 
 WARMUP_REQUESTS = 20
 COLLECTED = re.compile(r"Collected : (\d+)")
+COUNTED_CALL = "functools_reduce"
+"""The C function of ``functools.reduce``: callgrind counts only inside it."""
 TIMEOUT_SECONDS = 1800
 
 
 def serve(args: argparse.Namespace) -> None:
-    """The child: the app in-process, ``--calls`` requests of one scenario."""
+    """The child: the app in-process, the warm-up requests, then ``--calls`` requests of
+    one scenario inside the one call that callgrind counts."""
     with ExitStack() as stack:
         app, accounts = in_process_app(stack, args.database_url, args.redis_url)
         engine_url = bench_url(args.database_url)
         call = scenario(args.child, app, accounts, engine_url, args.calls, args.seed)
         client = app.test_client(use_cookies=False)
-        for n in range(args.calls):
+        for n in range(WARMUP_REQUESTS):
             answered(args.child, call(client, n))
+
+        def counted(_: None, n: int) -> None:
+            answered(args.child, call(client, n))
+
+        functools.reduce(counted, range(WARMUP_REQUESTS, WARMUP_REQUESTS + args.calls), None)
 
 
 def instructions(args: argparse.Namespace, name: str, calls: int) -> int:
-    """Instructions callgrind counted for a child that makes ``calls`` requests."""
+    """Instructions callgrind counted in ``calls`` requests of a child."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += ["--collect-atstart=no", f"--toggle-collect={COUNTED_CALL}"]
     command += [sys.executable, __file__, "--child", name, "--calls", str(calls)]
     command += ["--seed", str(args.seed), "--database-url", args.database_url]
     command += ["--redis-url", args.redis_url]
@@ -94,9 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| --- | ---: |")
     counted: dict[str, float] = {}
     for name in args.scenario or SCENARIOS:
-        warm = instructions(args, name, WARMUP_REQUESTS)
-        loaded = instructions(args, name, WARMUP_REQUESTS + args.requests)
-        counted[name] = (loaded - warm) / args.requests / 1e6
+        counted[name] = instructions(args, name, args.requests) / args.requests / 1e6
         print(f"| {name} | {counted[name]:.2f} |", flush=True)
     derived = derived_rows(counted)
     for name, value in derived.items():
