@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.redis_url.get_secret_value() if settings.redis_url else None,
         cache_url=settings.cache_redis_url.get_secret_value() if settings.cache_redis_url else None,
     )
-    caching.init_app(app)
+    caching.init_app(app, rate_limits.counters(settings))
     sessions.init_app(app, settings)
     rate_limits.init_app(app, settings)
     principal.init_app(app, settings)

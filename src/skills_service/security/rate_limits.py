@@ -1,4 +1,4 @@
-"""Rate limits (Flask-Limiter), shared through Redis when it is configured.
+"""Rate limits, shared through Redis when it is configured.
 
 Every request counts against two budgets, checked before authentication so that
 even a flood of bad credentials is bounded:
@@ -17,8 +17,13 @@ scrape and static assets are exempt.
 
 Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
 (seconds) for the budget nearest to running out; a refused request gets 429
-problem+json with ``Retry-After``. If Redis becomes unreachable the limiter falls
-back to in-process counters, logs that once, and the service keeps answering.
+problem+json with ``Retry-After``. If Redis becomes unreachable the limits fall
+back to in-process counters, log that once, and the service keeps answering.
+
+The request budgets (``REQUEST_BUDGETS``) are fixed windows spent by the cache's one
+read of the request (``caching``), before authentication looks at the credential;
+the sign-in budgets stay with Flask-Limiter, which ``sign_in_throttle`` shares and
+which looks only at the sign-in steps.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
-from skills_service.auth import sessions
+from skills_service import caching
+from skills_service.auth import principal, sessions
+from skills_service.caching import Counters, StorageCounters, Window
 from skills_service.security import sign_in_throttle
 from skills_service.settings import Settings
 
@@ -105,9 +114,13 @@ class Budget:
     applies: Callable[[], bool]
 
 
-BUDGETS = (
+REQUEST_BUDGETS = (
     Budget("credential", lambda s: s.ratelimit_default, credential_key, _counted),
     Budget("address", lambda s: s.ratelimit_per_address, address_key, _counted),
+    Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
+)
+"""Spent by every counted request, in the cache's read."""
+SIGN_IN_BUDGETS = (
     Budget("sign-in-address", lambda s: s.login_rate_limit, address_key, _signing_in),
     Budget(
         "sign-in-account-address",
@@ -115,9 +128,51 @@ BUDGETS = (
         login_account_address_key,
         _giving_a_password,
     ),
-    Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
 )
+"""Spent by the sign-in steps, through Flask-Limiter."""
+BUDGETS = REQUEST_BUDGETS + SIGN_IN_BUDGETS
 """Every rate limit of the service, in one place."""
+_RATES = "skills_service.request_rates"
+
+
+@dataclass(frozen=True)
+class Spent:
+    """Where a request leaves one window of a budget."""
+
+    limit: RateLimitItem
+    hits: int
+    reset_in: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit.amount - self.hits)
+
+
+def _window(budget: Budget, limit: RateLimitItem) -> Window:
+    seconds = limit.get_expiry()
+    key = f"{sign_in_throttle.KEY_PREFIX}:limit:{budget.scope}:{budget.key()}:{seconds}s"
+    return Window(key, seconds)
+
+
+def spend_request_budgets() -> None:
+    """``before_request``: spend the request's budgets in the cache's read; 429 when one
+    is spent. Exempt requests cost one membership test."""
+    if not _counted():
+        return
+    rates: list[tuple[Budget, list[RateLimitItem]]] = current_app.extensions[_RATES]
+    limits = [(budget, limit) for budget, items in rates if budget.applies() for limit in items]
+    reading = caching.current().read(
+        principal.token_credential(), [_window(budget, limit) for budget, limit in limits]
+    )
+    spent = [
+        Spent(limit, count.hits, count.reset_in)
+        for (_, limit), count in zip(limits, reading.counts, strict=True)
+    ]
+    g.rate_limit = min(spent, key=lambda window: window.remaining)
+    refused = next((window for window in spent if window.hits > window.limit.amount), None)
+    if refused is not None:
+        g.rate_limit = refused
+        raise TooManyRequests(str(refused.limit))
 
 
 def storage_uri(settings: Settings) -> str:
@@ -137,27 +192,55 @@ def _limit(budget: Budget, settings: Settings) -> ApplicationLimit:
     )
 
 
-def _rate_limit_headers(limiter: Limiter, response: Response) -> Response:
-    """The IETF draft's ``RateLimit-*`` fields (Flask-Limiter's own are off)."""
+def _sign_in_spent(limiter: Limiter) -> Spent | None:
     current = limiter.current_limit
     if current is None:
-        return response
+        return None
     window = current.limit.get_expiry()
     seconds = min(window, max(0, math.ceil(current.reset_at - time.time())))
-    response.headers["RateLimit-Limit"] = str(current.limit.amount)
-    response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
-    response.headers["RateLimit-Reset"] = str(seconds)
+    return Spent(current.limit, current.limit.amount - current.remaining, seconds)
+
+
+def _rate_limit_headers(limiter: Limiter, response: Response) -> Response:
+    """The IETF draft's ``RateLimit-*`` fields (Flask-Limiter's own are off), for the
+    window nearest to running out (or the one that refused the request)."""
+    request_window: Spent | None = g.get("rate_limit")
+    if request_window is None:
+        return response
+    spent = [request_window]
+    sign_in_window = _sign_in_spent(limiter) if _signing_in() else None
+    if sign_in_window is not None:
+        spent.append(sign_in_window)
+    refused = [window for window in spent if window.hits > window.limit.amount]
+    shown = min(refused or spent, key=lambda window: window.remaining)
+    response.headers["RateLimit-Limit"] = str(shown.limit.amount)
+    response.headers["RateLimit-Remaining"] = str(shown.remaining)
+    response.headers["RateLimit-Reset"] = str(shown.reset_in)
     if response.status_code == 429:
-        response.headers["Retry-After"] = str(max(1, seconds))
+        response.headers["Retry-After"] = str(max(1, shown.reset_in))
     return response
+
+
+def counters(settings: Settings) -> Counters | None:
+    """Where the request budgets are counted, if not in the cache's Redis read: a
+    storage of their own (``SKILLS_RATELIMIT_STORAGE_URL``), else this process."""
+    uri = storage_uri(settings)
+    if settings.redis_url is not None and uri == settings.redis_url.get_secret_value():
+        return None
+    options = REDIS_TIMEOUTS if uri.startswith(("redis", "rediss")) else {}
+    return StorageCounters(uri, **options)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """A limiter of the app's own: its storage and fallback state are not shared."""
     uri = storage_uri(settings)
+    app.extensions[_RATES] = [
+        (budget, parse_many(budget.rate(settings))) for budget in REQUEST_BUDGETS
+    ]
+    app.before_request(spend_request_budgets)
     limiter = Limiter(
         key_func=credential_key,
-        application_limits=[_limit(budget, settings) for budget in BUDGETS],
+        application_limits=[_limit(budget, settings) for budget in SIGN_IN_BUDGETS],
         storage_uri=uri,
         # A Redis that accepts connections but never answers must not hold every
         # request for redis-py's default timeouts before the in-process fallback.
@@ -166,6 +249,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         in_memory_fallback_enabled=True,
         key_prefix=sign_in_throttle.KEY_PREFIX,
     )
+    limiter.request_filter(lambda: not _signing_in())
     limiter.init_app(app)
     app.extensions[sign_in_throttle.LIMITER_KEY] = limiter
     app.after_request(lambda response: _rate_limit_headers(limiter, response))
