@@ -229,8 +229,15 @@ class StorageCounters:
         self.fallback = ProcessCounters()
         self._lost_at: float | None = None
 
+    def _trying(self) -> bool:
+        return self._lost_at is None or time.monotonic() - self._lost_at >= COUNTERS_RETRY_SECONDS
+
+    def storage_in_use(self) -> Storage:
+        """The storage, unless it was found out of reach in the last retry period."""
+        return self.storage if self._trying() else self.fallback.storage
+
     def spend(self, windows: Sequence[Window]) -> tuple[Count, ...]:
-        if self._lost_at is None or time.monotonic() - self._lost_at >= COUNTERS_RETRY_SECONDS:
+        if self._trying():
             try:
                 counts = _spend_in(self.storage, windows)
             except Exception as error:

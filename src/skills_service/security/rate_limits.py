@@ -20,29 +20,26 @@ Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset
 problem+json with ``Retry-After``. If Redis becomes unreachable the limits fall
 back to in-process counters, log that once, and the service keeps answering.
 
-The request budgets (``REQUEST_BUDGETS``) are fixed windows spent by the cache's one
-read of the request (``caching``), before authentication looks at the credential;
-the sign-in budgets stay with Flask-Limiter, which ``sign_in_throttle`` shares and
-which looks only at the sign-in steps.
+Each budget is a fixed window per key, spent by the cache's one read of the request
+(``caching``, which counts what this module chooses), before authentication looks at
+the credential; ``sign_in_throttle`` keeps its counters in the same storage.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
-from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
 from werkzeug.exceptions import TooManyRequests
 
 from skills_service import caching
 from skills_service.auth import principal, sessions
-from skills_service.caching import Counters, StorageCounters, Window
+from skills_service.caching import StorageCounters, Window
 from skills_service.security import sign_in_throttle
 from skills_service.settings import Settings
 
@@ -114,13 +111,9 @@ class Budget:
     applies: Callable[[], bool]
 
 
-REQUEST_BUDGETS = (
+BUDGETS = (
     Budget("credential", lambda s: s.ratelimit_default, credential_key, _counted),
     Budget("address", lambda s: s.ratelimit_per_address, address_key, _counted),
-    Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
-)
-"""Spent by every counted request, in the cache's read."""
-SIGN_IN_BUDGETS = (
     Budget("sign-in-address", lambda s: s.login_rate_limit, address_key, _signing_in),
     Budget(
         "sign-in-account-address",
@@ -128,11 +121,10 @@ SIGN_IN_BUDGETS = (
         login_account_address_key,
         _giving_a_password,
     ),
+    Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
 )
-"""Spent by the sign-in steps, through Flask-Limiter."""
-BUDGETS = REQUEST_BUDGETS + SIGN_IN_BUDGETS
 """Every rate limit of the service, in one place."""
-_RATES = "skills_service.request_rates"
+_RATES = "skills_service.rates"
 
 
 @dataclass(frozen=True)
@@ -154,7 +146,7 @@ def _window(budget: Budget, limit: RateLimitItem) -> Window:
     return Window(key, seconds)
 
 
-def spend_request_budgets() -> None:
+def spend_budgets() -> None:
     """``before_request``: spend the request's budgets in the cache's read; 429 when one
     is spent. Exempt requests cost one membership test."""
     if not _counted():
@@ -183,36 +175,12 @@ def storage_uri(settings: Settings) -> str:
     return "memory://"
 
 
-def _limit(budget: Budget, settings: Settings) -> ApplicationLimit:
-    return ApplicationLimit(
-        budget.rate(settings),
-        key_function=budget.key,
-        scope=budget.scope,
-        exempt_when=lambda: not budget.applies(),
-    )
-
-
-def _sign_in_spent(limiter: Limiter) -> Spent | None:
-    current = limiter.current_limit
-    if current is None:
-        return None
-    window = current.limit.get_expiry()
-    seconds = min(window, max(0, math.ceil(current.reset_at - time.time())))
-    return Spent(current.limit, current.limit.amount - current.remaining, seconds)
-
-
-def _rate_limit_headers(limiter: Limiter, response: Response) -> Response:
-    """The IETF draft's ``RateLimit-*`` fields (Flask-Limiter's own are off), for the
-    window nearest to running out (or the one that refused the request)."""
-    request_window: Spent | None = g.get("rate_limit")
-    if request_window is None:
+def _rate_limit_headers(response: Response) -> Response:
+    """The IETF draft's ``RateLimit-*`` fields, for the window nearest to running out
+    (or the one that refused the request)."""
+    shown: Spent | None = g.get("rate_limit")
+    if shown is None:
         return response
-    spent = [request_window]
-    sign_in_window = _sign_in_spent(limiter) if _signing_in() else None
-    if sign_in_window is not None:
-        spent.append(sign_in_window)
-    refused = [window for window in spent if window.hits > window.limit.amount]
-    shown = min(refused or spent, key=lambda window: window.remaining)
     response.headers["RateLimit-Limit"] = str(shown.limit.amount)
     response.headers["RateLimit-Remaining"] = str(shown.remaining)
     response.headers["RateLimit-Reset"] = str(shown.reset_in)
@@ -221,7 +189,7 @@ def _rate_limit_headers(limiter: Limiter, response: Response) -> Response:
     return response
 
 
-def counters(settings: Settings) -> Counters | None:
+def counters_for(settings: Settings) -> StorageCounters | None:
     """Where the request budgets are counted, if not in the cache's Redis read: a
     storage of their own (``SKILLS_RATELIMIT_STORAGE_URL``), else this process."""
     uri = storage_uri(settings)
@@ -231,25 +199,14 @@ def counters(settings: Settings) -> Counters | None:
     return StorageCounters(uri, **options)
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """A limiter of the app's own: its storage and fallback state are not shared."""
-    uri = storage_uri(settings)
-    app.extensions[_RATES] = [
-        (budget, parse_many(budget.rate(settings))) for budget in REQUEST_BUDGETS
-    ]
-    app.before_request(spend_request_budgets)
-    limiter = Limiter(
-        key_func=credential_key,
-        application_limits=[_limit(budget, settings) for budget in SIGN_IN_BUDGETS],
-        storage_uri=uri,
-        # A Redis that accepts connections but never answers must not hold every
-        # request for redis-py's default timeouts before the in-process fallback.
-        storage_options=REDIS_TIMEOUTS if uri.startswith(("redis", "rediss")) else {},
-        headers_enabled=False,
-        in_memory_fallback_enabled=True,
-        key_prefix=sign_in_throttle.KEY_PREFIX,
-    )
-    limiter.request_filter(lambda: not _signing_in())
-    limiter.init_app(app)
-    app.extensions[sign_in_throttle.LIMITER_KEY] = limiter
-    app.after_request(lambda response: _rate_limit_headers(limiter, response))
+def init_app(app: Flask, settings: Settings, counters: StorageCounters | None) -> None:
+    """The budgets' hooks; ``counters`` as ``counters_for(settings)`` chose them, whose
+    storage (else the cache's Redis) ``sign_in_throttle`` counts in too."""
+    app.extensions[_RATES] = [(budget, parse_many(budget.rate(settings))) for budget in BUDGETS]
+    if counters is not None:
+        app.extensions[sign_in_throttle.LIMITER_KEY] = counters.storage_in_use
+    else:
+        storage = storage_from_string(storage_uri(settings), **REDIS_TIMEOUTS)
+        app.extensions[sign_in_throttle.LIMITER_KEY] = lambda: storage
+    app.before_request(spend_budgets)
+    app.after_request(_rate_limit_headers)
