@@ -44,6 +44,8 @@ from skills_service.security import sign_in_throttle
 from skills_service.settings import Settings
 
 REDIS_TIMEOUTS: dict[str, str | int] = {"socket_connect_timeout": 1, "socket_timeout": 1}
+"""A Redis that accepts connections but never answers must not hold every request for
+redis-py's default timeouts before the in-process fallback."""
 EXEMPT_ENDPOINTS = frozenset(
     {"static", "health.healthz", "health.readyz", "metrics.metrics", "docs.swagger_asset"}
 )
