@@ -55,9 +55,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.redis_url.get_secret_value() if settings.redis_url else None,
         cache_url=settings.cache_redis_url.get_secret_value() if settings.cache_redis_url else None,
     )
-    caching.init_app(app)
+    counters = rate_limits.counters_for(settings)
+    caching.init_app(app, counters)
     sessions.init_app(app, settings)
-    rate_limits.init_app(app, settings)
+    rate_limits.init_app(app, settings, counters)
     principal.init_app(app, settings)
     login.init_app(app)
     csrf.init_app(app)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from redis.connection import AbstractConnection
 
 from skills_service.extensions import db
 from skills_service.services import people, proficiencies, skills, teams
@@ -191,3 +192,29 @@ def test_with_redis_a_repeated_read_of_unchanged_data_sends_no_statement(
         unchanged = client.get(url, headers={**world.manager.headers, "If-None-Match": etag})
     assert (fresh.status_code, unchanged.status_code) == (200, 304)
     assert statements == []
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs SKILLS_TEST_REDIS_URL")
+def test_with_redis_a_warm_api_read_and_its_rate_limits_cost_one_redis_round_trip(
+    settings: Settings, make_app: MakeApp, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The principal's snapshot, the versions and every budget's counter: one script."""
+    shared = make_app(changed(settings, redis_url=REDIS_URL, ratelimit_default="50/minute"))
+    client = shared.test_client()
+    url = "/api/v1/skills?limit=50"
+    assert client.get(url, headers=world.manager.headers).status_code == 200
+    sent: list[object] = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(connection: AbstractConnection, command: object, check_health: bool = True) -> None:
+        sent.append(command)
+        send(connection, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    response = client.get(url, headers=world.manager.headers)
+    assert response.status_code == 200
+    assert (response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"]) == (
+        "50",
+        "48",
+    )
+    assert len(sent) == 1

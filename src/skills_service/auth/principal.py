@@ -83,12 +83,27 @@ def _from_bearer(secret: str) -> Principal:
     return _from_jwt(db.session, secret)
 
 
+def _token_key(secret: str) -> str:
+    return "token:" + tokens.hash_secret(secret)
+
+
+def token_credential() -> str | None:
+    """The cache's key for the API token the request carries, if it is well formed."""
+    try:
+        secret = _bearer_secret()
+    except InvalidCredentials:
+        return None
+    if secret is None or not secret.startswith(tokens.PREFIX) or not tokens.well_formed(secret):
+        return None
+    return _token_key(secret)
+
+
 def _token_snapshot(secret: str) -> Snapshot:
     """The token's snapshot; its use recorded at most once per resolution."""
     if not tokens.well_formed(secret):
         raise InvalidCredentials()
     cache = caching.current()
-    credential = "token:" + tokens.hash_secret(secret)
+    credential = _token_key(secret)
     snapshot = cache.read(credential).snapshot
     now = time.time()
     if snapshot is None:

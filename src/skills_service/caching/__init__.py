@@ -24,6 +24,12 @@ The rules (docs/architecture.md, "The cache", says why):
 The embedded default keeps snapshots and responses in each process and reads the
 versions with one statement; with ``SKILLS_REDIS_URL`` snapshots and versions are in
 Redis, read in one script, and responses stay in each process under those versions.
+
+The same read spends the request's rate-limit windows (``Window``, which
+``rate_limits`` chooses): in the Redis script when the counters live in the cache's
+Redis, else in ``Counters`` of their own (this process's, or
+``SKILLS_RATELIMIT_STORAGE_URL``'s), so that a request's budgets never cost a round
+trip of their own.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +47,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from limits.storage import MemoryStorage, Storage, storage_from_string
 
 from skills_service import errors, redis_client
 from skills_service.caching.versions import (
@@ -61,8 +69,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CATALOGUE",
     "Cache",
+    "Count",
+    "Counters",
     "Snapshot",
     "VersionKey",
+    "Window",
     "current",
     "init_app",
     "person_key",
@@ -76,6 +87,8 @@ SNAPSHOT_SECONDS = 300
 """The longest a snapshot lives, whatever else failed."""
 SNAPSHOT_ENTRIES = 10_000
 RESPONSE_ENTRIES = 256
+COUNTERS_RETRY_SECONDS = 5
+"""How long counters that lost their storage count in this process before trying it again."""
 UNPUBLISHED = "The change cannot be made visible to every replica right now; try again shortly."
 _READING = "cache_reading"
 
@@ -155,15 +168,97 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """One round trip's answer: the credential's snapshot if current, and the versions."""
+class Window:
+    """A fixed-window counter a request spends one from: it starts at the first hit."""
 
+    key: str
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """A window's hits so far, this request's included, and the seconds until it ends."""
+
+    hits: int
+    reset_in: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One round trip's answer: the credential's snapshot if current, the versions, and
+    the count of each window spent."""
+
+    credential: str | None
     snapshot: Snapshot | None
     versions: Mapping[VersionKey, int]
+    counts: tuple[Count, ...] = ()
+
+
+class Counters(Protocol):
+    def spend(self, windows: Sequence[Window]) -> tuple[Count, ...]: ...
+
+
+def _spend_in(storage: Storage, windows: Sequence[Window]) -> tuple[Count, ...]:
+    counts = []
+    for window in windows:
+        hits = storage.incr(window.key, window.seconds)
+        ends = storage.get_expiry(window.key)
+        counts.append(Count(hits, min(window.seconds, max(0, math.ceil(ends - time.time())))))
+    return tuple(counts)
+
+
+class ProcessCounters:
+    """Windows counted in this process (thread-safe, as ``limits``' memory storage is)."""
+
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+
+    def spend(self, windows: Sequence[Window]) -> tuple[Count, ...]:
+        return _spend_in(self.storage, windows)
+
+
+class StorageCounters:
+    """Windows counted in a ``limits`` storage; in this process while it is unreachable,
+    which is logged once per outage, trying it again every ``COUNTERS_RETRY_SECONDS``."""
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        storage = storage_from_string(uri, **options)
+        if not isinstance(storage, Storage):
+            raise TypeError(f"{uri.split(':', 1)[0]}: not a synchronous rate-limit storage")
+        self.storage = storage
+        self.fallback = ProcessCounters()
+        self._lost_at: float | None = None
+
+    def _trying(self) -> bool:
+        return self._lost_at is None or time.monotonic() - self._lost_at >= COUNTERS_RETRY_SECONDS
+
+    def storage_in_use(self) -> Storage:
+        """The storage, unless it was found out of reach in the last retry period."""
+        return self.storage if self._trying() else self.fallback.storage
+
+    def spend(self, windows: Sequence[Window]) -> tuple[Count, ...]:
+        if self._trying():
+            try:
+                counts = _spend_in(self.storage, windows)
+            except Exception as error:
+                if not problems.is_outage(error):
+                    raise
+                if self._lost_at is None:
+                    log.warning(
+                        "rate-limit storage unreachable (%s); falling back to in-memory counters",
+                        type(error).__name__,
+                    )
+                self._lost_at = time.monotonic()
+            else:
+                self._lost_at = None
+                return counts
+        return self.fallback.spend(windows)
 
 
 class Backend(Protocol):
-    def read(self, credential: str | None, wanted: Sequence[VersionKey]) -> Reading: ...
+    def read(
+        self, credential: str | None, wanted: Sequence[VersionKey], windows: Sequence[Window]
+    ) -> Reading: ...
     def remember(self, credential: str, snapshot: Snapshot) -> None: ...
     def observed(self, versions: Mapping[VersionKey, int]) -> None: ...
     def bumped(self, versions: Mapping[VersionKey, int]) -> None: ...
@@ -174,17 +269,20 @@ class Backend(Protocol):
 class EmbeddedBackend:
     """Snapshots in this process; versions read from the database, one statement."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: Counters) -> None:
         self.snapshots: Bounded[str, Snapshot] = Bounded(SNAPSHOT_ENTRIES)
+        self.counters = counters
 
-    def read(self, credential: str | None, wanted: Sequence[VersionKey]) -> Reading:
+    def read(
+        self, credential: str | None, wanted: Sequence[VersionKey], windows: Sequence[Window]
+    ) -> Reading:
         snapshot = self.snapshots.get(credential) if credential is not None else None
         keys = [*wanted, *(snapshot.epochs if snapshot is not None else ())]
         versions = read_versions(db.session, keys) if keys else {}
         if snapshot is not None and not snapshot.current(versions, time.time()):
             self.snapshots.pop(credential or "")
             snapshot = None
-        return Reading(snapshot, versions)
+        return Reading(credential, snapshot, versions, self.counters.spend(windows))
 
     def remember(self, credential: str, snapshot: Snapshot) -> None:
         self.snapshots.put(credential, snapshot)
@@ -209,12 +307,26 @@ if snapshot then
   epoch = redis.call('GET', ARGV[1] .. cjson.decode(snapshot)['person_id'])
 end
 local answer = {snapshot, epoch}
-for index = 2, #KEYS do
+local first_window = tonumber(ARGV[2])
+for index = 2, first_window - 1 do
   answer[#answer + 1] = redis.call('GET', KEYS[index])
+end
+for index = first_window, #KEYS do
+  local hits = redis.call('INCR', KEYS[index])
+  local ttl = redis.call('TTL', KEYS[index])
+  if ttl < 0 then
+    ttl = tonumber(ARGV[index - first_window + 3])
+    redis.call('EXPIRE', KEYS[index], ttl)
+  end
+  answer[#answer + 1] = hits
+  answer[#answer + 1] = ttl
 end
 return answer
 """
-"""The snapshot, its person's epoch, then each wanted version (``principals`` first)."""
+"""The snapshot, its person's epoch, each wanted version (``principals`` first), then
+each window's hits and seconds left: ``INCR``, and ``EXPIRE`` for its length when it
+has none (its first hit). ``ARGV``: the person epochs' prefix, the index of the first
+window's key, each window's length."""
 
 RAISE_SCRIPT = """
 for index = 1, #KEYS do
@@ -229,10 +341,15 @@ return #KEYS
 
 
 class RedisBackend:
-    """Snapshots and versions in Redis (shared by replicas), read in one script."""
+    """Snapshots and versions in Redis (shared by replicas), read in one script, which
+    spends the windows too unless they are counted elsewhere (``counters``)."""
 
-    def __init__(self, client: Redis, prefix: str = "skills:cache:") -> None:
+    def __init__(
+        self, client: Redis, counters: Counters | None = None, prefix: str = "skills:cache:"
+    ) -> None:
         self.client = client
+        self.counters = counters
+        self.fallback = ProcessCounters()
         self.prefix = prefix
         self._read = client.register_script(READ_SCRIPT)
         self._raise = client.register_script(RAISE_SCRIPT)
@@ -254,19 +371,39 @@ class RedisBackend:
             log.error("cache unreachable while %s (%s); reading the database", doing, error)
         self._reachable = False
 
-    def read(self, credential: str | None, wanted: Sequence[VersionKey]) -> Reading:
+    def read(
+        self, credential: str | None, wanted: Sequence[VersionKey], windows: Sequence[Window]
+    ) -> Reading:
         keys = [PRINCIPALS, *(key for key in wanted if key != PRINCIPALS)]
         snapshot_key = self._snapshot(credential) if credential is not None else self.prefix
+        counted_here = () if self.counters is not None else windows
         try:
             answer = self._read(
-                keys=[snapshot_key, *(self._version(key) for key in keys)],
-                args=[self._version((PERSON, 0))[:-1]],
+                keys=[
+                    snapshot_key,
+                    *(self._version(key) for key in keys),
+                    *(window.key for window in counted_here),
+                ],
+                args=[
+                    self._version((PERSON, 0))[:-1],
+                    len(keys) + 2,
+                    *(window.seconds for window in counted_here),
+                ],
             )
         except Exception as error:
-            self._outage(error, "reading")
-            return Reading(None, {})
+            self._outage(error, "reading (rate limits counted in this process meanwhile)")
+            return Reading(credential, None, {}, self.fallback.spend(windows))
         self._reachable = True
-        raw_snapshot, raw_epoch, *raw_versions = answer
+        raw_snapshot, raw_epoch, *raw_versions = answer[: len(keys) + 2]
+        raw_counts = answer[len(keys) + 2 :]
+        counts = (
+            self.counters.spend(windows)
+            if self.counters is not None
+            else tuple(
+                Count(int(hits), int(ttl))
+                for hits, ttl in zip(raw_counts[::2], raw_counts[1::2], strict=True)
+            )
+        )
         versions = {key: int(raw) for key, raw in zip(keys, raw_versions, strict=True) if raw}
         snapshot = Snapshot.from_json(raw_snapshot) if raw_snapshot else None
         if snapshot is not None:
@@ -274,7 +411,7 @@ class RedisBackend:
                 versions[person_key(snapshot.person_id)] = int(raw_epoch)
             if not snapshot.current(versions, time.time()):
                 snapshot = None
-        return Reading(snapshot, versions)
+        return Reading(credential, snapshot, versions, counts)
 
     def _raise_to(self, versions: Mapping[VersionKey, int], pipe: Any = None) -> None:
         ordered = sorted(versions.items())
@@ -351,9 +488,14 @@ class Cache:
         default_factory=lambda: Bounded(RESPONSE_ENTRIES)
     )
 
-    def read(self, credential: str | None) -> Reading:
-        """The request's one read: the credential's snapshot and the route's versions."""
-        reading = self.backend.read(credential, served_versions())
+    def read(self, credential: str | None, windows: Sequence[Window] = ()) -> Reading:
+        """The request's one read: the credential's snapshot, the route's versions and
+        its windows spent. Asked again for the same credential (and nothing to spend),
+        it is the request's first read."""
+        known: Reading | None = g.get(_READING)
+        if known is not None and known.credential == credential and not windows:
+            return known
+        reading = self.backend.read(credential, served_versions(), windows)
         g.setdefault(_READING, reading)
         return reading
 
@@ -448,11 +590,16 @@ def stored(version: Served, *, varies: Varies | None = None) -> Callable[[Any], 
     return decorate
 
 
-def init_app(app: Flask) -> None:
-    """Redis when configured (shared by replicas), else this process and the database."""
+def init_app(app: Flask, counters: Counters | None) -> None:
+    """Redis when configured (shared by replicas), else this process and the database.
+
+    ``counters`` count the rate-limit windows when they are not in the cache's Redis.
+    """
     redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
     backend: Backend = (
-        RedisBackend(redis_connection) if redis_connection is not None else EmbeddedBackend()
+        RedisBackend(redis_connection, counters)
+        if redis_connection is not None
+        else EmbeddedBackend(counters or ProcessCounters())
     )
     track(database_sessions(app), backend)
     app.extensions[EXTENSION_KEY] = Cache(backend)

@@ -1,4 +1,4 @@
-"""Rate limits (Flask-Limiter), shared through Redis when it is configured.
+"""Rate limits, shared through Redis when it is configured.
 
 Every request counts against two budgets, checked before authentication so that
 even a flood of bad credentials is bounded:
@@ -17,27 +17,35 @@ scrape and static assets are exempt.
 
 Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
 (seconds) for the budget nearest to running out; a refused request gets 429
-problem+json with ``Retry-After``. If Redis becomes unreachable the limiter falls
-back to in-process counters, logs that once, and the service keeps answering.
+problem+json with ``Retry-After``. If Redis becomes unreachable the limits fall
+back to in-process counters, log that once, and the service keeps answering.
+
+Each budget is a fixed window per key, spent by the cache's one read of the request
+(``caching``, which counts what this module chooses), before authentication looks at
+the credential; ``sign_in_throttle`` keeps its counters in the same storage.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, Response, request
-from flask_limiter import ApplicationLimit, Limiter
+from flask import Flask, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from werkzeug.exceptions import TooManyRequests
 
-from skills_service.auth import sessions
+from skills_service import caching
+from skills_service.auth import principal, sessions
+from skills_service.caching import StorageCounters, Window
 from skills_service.security import sign_in_throttle
 from skills_service.settings import Settings
 
 REDIS_TIMEOUTS: dict[str, str | int] = {"socket_connect_timeout": 1, "socket_timeout": 1}
+"""A Redis that accepts connections but never answers must not hold every request for
+redis-py's default timeouts before the in-process fallback."""
 EXEMPT_ENDPOINTS = frozenset(
     {"static", "health.healthz", "health.readyz", "metrics.metrics", "docs.swagger_asset"}
 )
@@ -118,6 +126,47 @@ BUDGETS = (
     Budget("sensitive", lambda s: s.ratelimit_sensitive, credential_key, _sensitive),
 )
 """Every rate limit of the service, in one place."""
+_RATES = "skills_service.rates"
+
+
+@dataclass(frozen=True)
+class Spent:
+    """Where a request leaves one window of a budget."""
+
+    limit: RateLimitItem
+    hits: int
+    reset_in: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit.amount - self.hits)
+
+
+def _window(budget: Budget, limit: RateLimitItem) -> Window:
+    seconds = limit.get_expiry()
+    key = f"{sign_in_throttle.KEY_PREFIX}:limit:{budget.scope}:{budget.key()}:{seconds}s"
+    return Window(key, seconds)
+
+
+def spend_budgets() -> None:
+    """``before_request``: spend the request's budgets in the cache's read; 429 when one
+    is spent. Exempt requests cost one membership test."""
+    if not _counted():
+        return
+    rates: list[tuple[Budget, list[RateLimitItem]]] = current_app.extensions[_RATES]
+    limits = [(budget, limit) for budget, items in rates if budget.applies() for limit in items]
+    reading = caching.current().read(
+        principal.token_credential(), [_window(budget, limit) for budget, limit in limits]
+    )
+    spent = [
+        Spent(limit, count.hits, count.reset_in)
+        for (_, limit), count in zip(limits, reading.counts, strict=True)
+    ]
+    g.rate_limit = min(spent, key=lambda window: window.remaining)
+    refused = next((window for window in spent if window.hits > window.limit.amount), None)
+    if refused is not None:
+        g.rate_limit = refused
+        raise TooManyRequests(str(refused.limit))
 
 
 def storage_uri(settings: Settings) -> str:
@@ -128,44 +177,38 @@ def storage_uri(settings: Settings) -> str:
     return "memory://"
 
 
-def _limit(budget: Budget, settings: Settings) -> ApplicationLimit:
-    return ApplicationLimit(
-        budget.rate(settings),
-        key_function=budget.key,
-        scope=budget.scope,
-        exempt_when=lambda: not budget.applies(),
-    )
-
-
-def _rate_limit_headers(limiter: Limiter, response: Response) -> Response:
-    """The IETF draft's ``RateLimit-*`` fields (Flask-Limiter's own are off)."""
-    current = limiter.current_limit
-    if current is None:
+def _rate_limit_headers(response: Response) -> Response:
+    """The IETF draft's ``RateLimit-*`` fields, for the window nearest to running out
+    (or the one that refused the request)."""
+    shown: Spent | None = g.get("rate_limit")
+    if shown is None:
         return response
-    window = current.limit.get_expiry()
-    seconds = min(window, max(0, math.ceil(current.reset_at - time.time())))
-    response.headers["RateLimit-Limit"] = str(current.limit.amount)
-    response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
-    response.headers["RateLimit-Reset"] = str(seconds)
+    response.headers["RateLimit-Limit"] = str(shown.limit.amount)
+    response.headers["RateLimit-Remaining"] = str(shown.remaining)
+    response.headers["RateLimit-Reset"] = str(shown.reset_in)
     if response.status_code == 429:
-        response.headers["Retry-After"] = str(max(1, seconds))
+        response.headers["Retry-After"] = str(max(1, shown.reset_in))
     return response
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """A limiter of the app's own: its storage and fallback state are not shared."""
+def counters_for(settings: Settings) -> StorageCounters | None:
+    """Where the request budgets are counted, if not in the cache's Redis read: a
+    storage of their own (``SKILLS_RATELIMIT_STORAGE_URL``), else this process."""
     uri = storage_uri(settings)
-    limiter = Limiter(
-        key_func=credential_key,
-        application_limits=[_limit(budget, settings) for budget in BUDGETS],
-        storage_uri=uri,
-        # A Redis that accepts connections but never answers must not hold every
-        # request for redis-py's default timeouts before the in-process fallback.
-        storage_options=REDIS_TIMEOUTS if uri.startswith(("redis", "rediss")) else {},
-        headers_enabled=False,
-        in_memory_fallback_enabled=True,
-        key_prefix=sign_in_throttle.KEY_PREFIX,
-    )
-    limiter.init_app(app)
-    app.extensions[sign_in_throttle.LIMITER_KEY] = limiter
-    app.after_request(lambda response: _rate_limit_headers(limiter, response))
+    if settings.redis_url is not None and uri == settings.redis_url.get_secret_value():
+        return None
+    options = REDIS_TIMEOUTS if uri.startswith(("redis", "rediss")) else {}
+    return StorageCounters(uri, **options)
+
+
+def init_app(app: Flask, settings: Settings, counters: StorageCounters | None) -> None:
+    """The budgets' hooks; ``counters`` as ``counters_for(settings)`` chose them, whose
+    storage (else the cache's Redis) ``sign_in_throttle`` counts in too."""
+    app.extensions[_RATES] = [(budget, parse_many(budget.rate(settings))) for budget in BUDGETS]
+    if counters is not None:
+        app.extensions[sign_in_throttle.LIMITER_KEY] = counters.storage_in_use
+    else:
+        storage = storage_from_string(storage_uri(settings), **REDIS_TIMEOUTS)
+        app.extensions[sign_in_throttle.LIMITER_KEY] = lambda: storage
+    app.before_request(spend_budgets)
+    app.after_request(_rate_limit_headers)

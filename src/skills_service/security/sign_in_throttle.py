@@ -18,8 +18,9 @@ An address is familiar to an account for ``FAMILIAR_DAYS`` after a sign-in from 
 the per-account budgets do not apply to it (its own budgets still do), so a person
 keeps signing in from where they usually do while someone guesses from elsewhere.
 
-Counters live in the limiter's storage: Redis when configured (shared by replicas),
-the in-process fallback when it is out of reach.
+Counters live in the rate limits' storage (``rate_limits.init_app`` puts it in
+``app.extensions[LIMITER_KEY]``): Redis when configured (shared by replicas), this
+process while a storage of their own is out of reach.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse, parse_many
-from limits.strategies import RateLimiter
+from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 
 from skills_service.errors import InvalidInput
 from skills_service.services.people import normalise_email
@@ -66,9 +67,9 @@ def account_key(email: str) -> str:
         return "account:invalid"
 
 
-def _strategy() -> RateLimiter:
-    limiter: Limiter = current_app.extensions[LIMITER_KEY]
-    return limiter.limiter
+def _strategy() -> FixedWindowRateLimiter:
+    storage: Callable[[], Storage] = current_app.extensions[LIMITER_KEY]
+    return FixedWindowRateLimiter(storage())
 
 
 def _items(budget: FailureBudget) -> list[RateLimitItem]:
