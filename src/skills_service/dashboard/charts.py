@@ -33,6 +33,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from skills_service.caching import Bounded
 from skills_service.dashboard import figures
 from skills_service.services import analytics, teams
 
@@ -97,7 +98,7 @@ class ChartCache:
         self._clock = clock
         self._run = run
         self._local: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._parsed: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._parsed: Bounded[str, tuple[str, dict[str, Any]]] = Bounded(PARSED_ENTRIES)
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
@@ -120,17 +121,11 @@ class ChartCache:
         Parsing some 30 KB of figures on every hit cost more than the rest of the
         callback; the parsed charts are shared by every hit, so nothing may change them.
         """
-        with self._lock:
-            known = self._parsed.get(key)
-            if known is not None and known[0] == raw:
-                self._parsed.move_to_end(key)
-                return known[1]
+        known = self._parsed.get(key)
+        if known is not None and known[0] == raw:
+            return known[1]
         entry: dict[str, Any] = json.loads(raw)
-        with self._lock:
-            self._parsed[key] = (raw, entry)
-            self._parsed.move_to_end(key)
-            while len(self._parsed) > PARSED_ENTRIES:
-                self._parsed.popitem(last=False)
+        self._parsed.put(key, (raw, entry))
         return entry
 
     def _store(self, key: str, day: date, charts: Charts) -> Charts:
