@@ -136,13 +136,13 @@ def test_a_hot_read_sends_no_more_statements_than_its_budget(
     assert sent <= budget, f"{path}: {sent} statements, budget {budget}"
 
 
-UPSERT_BUDGETS = {"postgresql": 13, "sqlite": 12}
+UPSERT_BUDGETS = {"postgresql": 12, "sqlite": 12}
 """The principal 1; the target person with their teams 1 (for the policy); the
 proficiency 1, its update and its history 2; the dashboard's totals 4 (the person's
 lock, the skill's delta, and for a change of coverage the person's other qualifying
 proficiencies and the category's delta); on PostgreSQL the person's people search row
-2 (its lock, then its tokens); the audit chain's lock 1, then its event and head in one
-statement on PostgreSQL (a data-modifying CTE), two on SQLite."""
+1 (under the same person lock); the audit chain's lock 1, then its event and head in
+one statement on PostgreSQL (a data-modifying CTE), two on SQLite."""
 
 
 def test_replacing_a_proficiency_sends_no_more_statements_than_its_budget(

@@ -19,9 +19,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache, lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, event, func, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.attributes import get_history
 
@@ -241,14 +242,10 @@ def _append(session: Session, entries: list[Entry], context: Context) -> None:
     Called as the transaction commits, after its last flush, so the lock is taken as
     late as it can be and held for two statements and the commit: the head's row is
     locked and read, the events are hashed in Python, and one statement appends them
-    and moves the head (two on a backend without data-modifying CTEs).
+    and moves the head (two for many events, or on a backend without data-modifying
+    CTEs).
     """
-    head = session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == HEAD_ID)
-        .values(seq=_HEAD.c.seq)
-        .returning(_HEAD.c.seq, _HEAD.c.hash)
-    ).one_or_none()
+    head = session.execute(_lock_head()).one_or_none()
     if head is None:
         raise RuntimeError("The audit trail has no head row; run 'skills-service db upgrade'.")
     seq, previous = int(head.seq), str(head.hash)
@@ -271,15 +268,59 @@ def _append(session: Session, entries: list[Entry], context: Context) -> None:
         digest = event_hash(previous, columns)
         rows.append({**columns, "prev_hash": previous, "hash": digest})
         previous = digest
-    move_head = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=previous)
-    if session.get_bind().dialect.name == "postgresql":
-        # One single-row INSERT per event: a multi-row VALUES has no cache key, so
-        # the statement would be compiled anew on every commit.
-        appends = [insert(_EVENTS).values(row).cte(f"appended_{n}") for n, row in enumerate(rows)]
-        session.execute(move_head.add_cte(*appends))
+    head_values = {"head_seq": seq, "head_hash": previous}
+    if session.get_bind().dialect.name == "postgresql" and len(rows) <= APPENDED_IN_ONE:
+        parameters = {
+            f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()
+        }
+        session.execute(_append_and_move_head(len(rows)), {**parameters, **head_values})
     else:
         session.execute(insert(_EVENTS), rows)
-        session.execute(move_head)
+        session.execute(_move_head(), head_values)
+
+
+APPENDED_IN_ONE = 8
+"""Up to this many events are appended by the statement that moves the head."""
+
+
+@cache
+def _lock_head() -> Any:
+    return (
+        update(_HEAD)
+        .where(_HEAD.c.id == HEAD_ID)
+        .values(seq=_HEAD.c.seq)
+        .returning(_HEAD.c.seq, _HEAD.c.hash)
+    )
+
+
+@cache
+def _move_head() -> Any:
+    return (
+        update(_HEAD)
+        .where(_HEAD.c.id == HEAD_ID)
+        .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+    )
+
+
+@lru_cache(maxsize=APPENDED_IN_ONE)
+def _append_and_move_head(events: int) -> Any:
+    """The head's move with one single-row INSERT per event as data-modifying CTEs.
+
+    Built once per number of events, with named parameters: a multi-row VALUES
+    has no cache key, so it would be compiled anew on every commit.
+    """
+    appends = [
+        insert(_EVENTS)
+        .values(
+            {
+                column.name: bindparam(f"{column.name}_{n}", type_=column.type)
+                for column in _EVENTS.c
+            }
+        )
+        .cte(f"appended_{n}")
+        for n in range(events)
+    ]
+    return _move_head().add_cte(*appends)
 
 
 HASHED_COLUMNS = (

@@ -12,8 +12,10 @@ SQLite has no index to search by; there ``refresh`` does nothing and the search 
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -21,14 +23,14 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Table,
     and_,
     any_,
+    bindparam,
     case,
     cast,
-    false,
     func,
     literal,
-    null,
     or_,
     select,
     true,
@@ -38,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from skills_service.models import Person, PersonSearch, Proficiency
+from skills_service.services import person_locks
 from skills_service.services.common import in_batches
 
 TOKENS_PER_SKILL = 8
@@ -64,18 +67,18 @@ def token(skill_id: int, level: int) -> int:
 def refresh(session: Session, person_ids: Iterable[int]) -> None:
     """Bring these people's rows up to date with what this transaction has flushed.
 
-    Two statements a batch. The first takes each row's lock, inserting a placeholder
-    where there is no row yet, and waits for any other transaction refreshing the
-    same person to commit; only then does the second one start, so its snapshot
-    reads that transaction's proficiencies too. In one statement, two concurrent
-    writers to one person's skills would each write a row missing the other's
-    change. Rows are locked in id order, so that two refreshes cannot deadlock.
+    The people are locked first (``person_locks``), which waits for any other
+    transaction writing for the same person to commit; only then does the upsert
+    start, so its snapshot reads that transaction's proficiencies too. Without the
+    lock, two concurrent writers to one person's skills would each write a row
+    missing the other's change.
     """
     if not is_indexed(session):
         return
-    for batch in in_batches(sorted(set(person_ids))):
-        session.execute(_claim(batch))
-        session.execute(_upsert(Person.id == any_(literal(batch, ARRAY(Integer)))))
+    ids = sorted(set(person_ids))
+    person_locks.lock(session, ids)
+    for batch in in_batches(ids):
+        session.execute(_refresh_statement(), {"ids": batch})
 
 
 def rebuild(session: Session) -> None:
@@ -84,26 +87,18 @@ def rebuild(session: Session) -> None:
         session.execute(_upsert(true()))
 
 
-def _claim(person_ids: Sequence[int]) -> Any:
-    ids = func.unnest(literal(list(person_ids), ARRAY(Integer)))
-    placeholder = select(
-        ids, false(), literal(""), _empty(BigInteger), _empty(Integer), _empty(Integer), null()
-    )
-    statement = pg_insert(PersonSearch).from_select(["person_id", *COLUMNS], placeholder)
-    # A DO UPDATE whose WHERE is false still locks the existing row, and writes nothing.
-    return statement.on_conflict_do_update(
-        index_elements=[PersonSearch.person_id],
-        set_={"person_id": statement.excluded.person_id},
-        where=false(),
-    )
+@cache
+def _refresh_statement() -> Any:
+    """Built once (every write of a proficiency runs it); the ids are one array parameter."""
+    return _upsert(Person.id == any_(bindparam("ids", type_=ARRAY(Integer))))
 
 
 def _upsert(which: ColumnElement[bool]) -> Any:
-    statement = pg_insert(PersonSearch).from_select(
-        ["person_id", *COLUMNS], derived_rows().where(which)
-    )
+    """Into the Core table: parameters given to an ORM entity's INSERT make it a bulk insert."""
+    table = typing.cast(Table, PersonSearch.__table__)
+    statement = pg_insert(table).from_select(["person_id", *COLUMNS], derived_rows().where(which))
     return statement.on_conflict_do_update(
-        index_elements=[PersonSearch.person_id],
+        index_elements=[table.c.person_id],
         set_={name: statement.excluded[name] for name in COLUMNS},
     )
 

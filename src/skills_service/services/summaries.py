@@ -27,9 +27,21 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import cast
 
-from sqlalchemy import ColumnElement, Subquery, Table, delete, func, insert, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -43,6 +55,7 @@ from skills_service.models import (
     SkillLevelDelta,
 )
 from skills_service.models.dashboard import ALWAYS
+from skills_service.services import person_locks
 from skills_service.services.common import in_batches
 
 COVERAGE_LEVEL = 3
@@ -115,14 +128,14 @@ def _latest(*days: date | None) -> date | None:
 def proficiencies_changed(session: Session, writes: Sequence[ProficiencyWrite]) -> None:
     """Record what flushed proficiency writes change in the totals (in their transaction).
 
-    Locks the people written for (``FOR NO KEY UPDATE``), so that two writes for one
+    Locks the people written for (``person_locks``), so that two writes for one
     person, or a write and the person's deactivation, are counted one after the
     other. Writes for inactive people count nothing: activation counts them then.
     """
     writes = [write for write in writes if write.before != write.after]
     if not writes:
         return
-    active = _lock_active(session, {write.person_id for write in writes})
+    active = person_locks.lock_reading_active(session, (write.person_id for write in writes))
     writes = [write for write in writes if write.person_id in active]
     skills: Counter[SkillKey] = Counter()
     for write in writes:
@@ -133,20 +146,6 @@ def proficiencies_changed(session: Session, writes: Sequence[ProficiencyWrite]) 
     ]
     _insert(session, SKILL_LEVELS, skills)
     _insert(session, COVERAGE, _coverage_changes(session, covering))
-
-
-def _lock_active(session: Session, person_ids: set[int]) -> set[int]:
-    active: set[int] = set()
-    for batch in in_batches(sorted(person_ids)):
-        active.update(
-            session.scalars(
-                select(Person.id)
-                .where(Person.id.in_(batch), Person.active)
-                .order_by(Person.id)
-                .with_for_update(key_share=True)
-            )
-        )
-    return active
 
 
 def _coverage_changes(session: Session, writes: Sequence[ProficiencyWrite]) -> Counter[CategoryKey]:
@@ -187,8 +186,17 @@ def _qualifying(
 ) -> Sequence[tuple[int, str, int | None, int | None, date | None]]:
     """Every skill in the categories of ``skill_ids``, with these people's qualifying
     proficiencies in it (a skill nobody of them qualifies in comes once, with Nones)."""
-    written = aliased(Skill)
     rows = session.execute(
+        _qualifying_statement(), {"person_ids": list(person_ids), "skill_ids": sorted(skill_ids)}
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+@cache
+def _qualifying_statement() -> Select[int, str, int, int, date | None]:
+    """Built once (every write of coverage reads it); the ids are expanding parameters."""
+    written = aliased(Skill)
+    return (
         select(
             Skill.id,
             Skill.category,
@@ -199,12 +207,17 @@ def _qualifying(
         .outerjoin(
             Proficiency,
             (Proficiency.skill_id == Skill.id)
-            & Proficiency.person_id.in_(person_ids)
+            & Proficiency.person_id.in_(bindparam("person_ids", expanding=True))
             & (Proficiency.level >= COVERAGE_LEVEL),
         )
-        .where(Skill.category.in_(select(written.category).where(written.id.in_(skill_ids))))
+        .where(
+            Skill.category.in_(
+                select(written.category).where(
+                    written.id.in_(bindparam("skill_ids", expanding=True))
+                )
+            )
+        )
     )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def people_activated(session: Session, person_ids: Sequence[int], *, active: bool) -> None:
