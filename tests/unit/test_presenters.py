@@ -40,6 +40,7 @@ from skills_service.models import (
 from skills_service.policy import Principal, Role, Scope
 from skills_service.services.diagnostics import PingResult
 from skills_service.services.matrix_import import ClearedVerification, ImportReport
+from skills_service.services.skills import entry
 from skills_service.services.teams import Gap
 
 TODAY = date(2026, 3, 1)
@@ -144,8 +145,9 @@ Case = tuple[type[Schema], Any, Any]
 def skill_cases() -> list[Case]:
     found = skills()
     listed = page(found, "/api/v1/skills?limit=50&page=3")
-    presented = page([presenters.skill_body(skill) for skill in found], listed["next"])
-    return [(SkillSchema, skill, presenters.skill_body(skill)) for skill in found] + [
+    bodies = [presenters.skill_body(entry(skill)) for skill in found]
+    presented = page(bodies, listed["next"])
+    return [(SkillSchema, skill, body) for skill, body in zip(found, bodies, strict=True)] + [
         (page_of(SkillSchema), listed, presented),
         (page_of(SkillSchema), page([], None), page([], None)),
     ]

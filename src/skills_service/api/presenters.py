@@ -13,11 +13,12 @@ from datetime import date, datetime
 from typing import Any
 
 from skills_service import policy
-from skills_service.models import AuditEvent, Person, Proficiency, ProficiencyChange, Skill, Team
+from skills_service.models import AuditEvent, Person, Proficiency, ProficiencyChange, Team
 from skills_service.policy import Action, PersonTarget, Principal
 from skills_service.services.diagnostics import PingResult
 from skills_service.services.matrix_import import ImportReport
 from skills_service.services.proficiencies import is_expired
+from skills_service.services.skills import SkillEntry
 from skills_service.services.teams import Gap
 
 
@@ -25,13 +26,13 @@ def _iso(moment: date | datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def skill_body(skill: Skill) -> dict[str, Any]:
+def skill_body(skill: SkillEntry) -> dict[str, Any]:
     return {
         "id": skill.id,
         "name": skill.name,
         "category": skill.category,
         "description": skill.description,
-        "aliases": [alias.alias for alias in sorted(skill.aliases, key=lambda a: a.alias_key)],
+        "aliases": list(skill.aliases),
         "deprecated": skill.deprecated,
     }
 

@@ -43,7 +43,7 @@ def list_skills(args: dict[str, Any]) -> dict[str, Any]:
 def create_skill(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     with db.session.begin():
         skill = skills.create_skill(db.session, **body)
-    return skill_body(skill), 201, etag_headers(skill.version)
+    return skill_body(skills.entry(skill)), 201, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["GET"])
@@ -51,7 +51,7 @@ def create_skill(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
 @blueprint.response(200, SkillSchema)
 def get_skill(skill_id: int) -> tuple[Any, int, dict[str, str]]:
     skill = skills.get_skill(db.session, skill_id)
-    return skill_body(skill), 200, etag_headers(skill.version)
+    return skill_body(skills.entry(skill)), 200, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["PATCH"])
@@ -60,7 +60,7 @@ def get_skill(skill_id: int) -> tuple[Any, int, dict[str, str]]:
 def update_skill(body: dict[str, Any], skill_id: int) -> tuple[Any, int, dict[str, str]]:
     with db.session.begin():
         skill = skills.update_skill(db.session, skill_id=skill_id, if_match=if_match(), **body)
-    return skill_body(skill), 200, etag_headers(skill.version)
+    return skill_body(skills.entry(skill)), 200, etag_headers(skill.version)
 
 
 @blueprint.route("/<int:skill_id>", methods=["DELETE"])

@@ -49,7 +49,7 @@ class Page(Generic[T]):
 
 
 def page_rows(
-    session: Session, statement: Select[Any], *, page: int, limit: int
+    session: Session, statement: Select[*tuple[Any, ...]], *, page: int, limit: int
 ) -> tuple[Sequence[Row[Any]], int]:
     """One page of ``statement``'s rows and how many rows it has in all.
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import exists, func, or_, select, true
+from sqlalchemy import Select, bindparam, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound
@@ -24,6 +27,31 @@ NAME_MAX = 64
 CATEGORY_MAX = 64
 DESCRIPTION_MAX = 5000
 MAX_ALIASES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SkillEntry:
+    """A skill as it is shown: read as plain columns, without the ORM's bookkeeping."""
+
+    id: int
+    name: str
+    category: str
+    description: str
+    deprecated: bool
+    aliases: tuple[str, ...]
+    """In the order of their keys."""
+
+
+def entry(skill: Skill) -> SkillEntry:
+    aliases = sorted(skill.aliases, key=lambda alias: alias.alias_key)
+    return SkillEntry(
+        id=skill.id,
+        name=skill.name,
+        category=skill.category,
+        description=skill.description,
+        deprecated=skill.deprecated,
+        aliases=tuple(alias.alias for alias in aliases),
+    )
 
 
 def get_skill(session: Session, skill_id: int) -> Skill:
@@ -77,7 +105,7 @@ def list_skills(
     text: str | None = None,
     category: str | None = None,
     include_deprecated: bool = True,
-) -> Page[Skill]:
+) -> Page[SkillEntry]:
     conditions = []
     if text:
         key = name_key(text.strip())
@@ -91,11 +119,44 @@ def list_skills(
         conditions.append(Skill.deprecated.is_(False))
     rows, total = page_rows(
         session,
-        select(Skill).where(*conditions).order_by(Skill.name_key, Skill.id),
+        select(Skill.id, Skill.name, Skill.category, Skill.description, Skill.deprecated)
+        .where(*conditions)
+        .order_by(Skill.name_key, Skill.id),
         page=page,
         limit=limit,
     )
-    return Page(items=[row[0] for row in rows], total=total, page=page, limit=limit)
+    aliases = _alias_names(session, [row.id for row in rows])
+    items = [
+        SkillEntry(
+            id=row.id,
+            name=row.name,
+            category=row.category,
+            description=row.description,
+            deprecated=row.deprecated,
+            aliases=aliases.get(row.id, ()),
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, page=page, limit=limit)
+
+
+def _alias_names(session: Session, skill_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    if not skill_ids:
+        return {}
+    names: defaultdict[int, list[str]] = defaultdict(list)
+    for skill_id, alias in session.execute(_aliases_statement(), {"skill_ids": skill_ids}):
+        names[skill_id].append(alias)
+    return {skill_id: tuple(aliases) for skill_id, aliases in names.items()}
+
+
+@cache
+def _aliases_statement() -> Select[int, str]:
+    """Built once: every listing reads it; the ids are an expanding parameter."""
+    return (
+        select(SkillAlias.skill_id, SkillAlias.alias)
+        .where(SkillAlias.skill_id.in_(bindparam("skill_ids", expanding=True)))
+        .order_by(SkillAlias.skill_id, SkillAlias.alias_key)
+    )
 
 
 def create_skill(
