@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from skills_service.errors import Conflict, InvalidInput, NotFound
@@ -105,14 +106,19 @@ def teams_by_person(session: Session, person_ids: Sequence[int]) -> dict[int, li
     result: dict[int, list[int]] = {person_id: [] for person_id in person_ids}
     if not person_ids:
         return result
-    rows = session.execute(
-        select(TeamMember.person_id, TeamMember.team_id)
-        .where(TeamMember.person_id.in_(person_ids))
-        .order_by(TeamMember.team_id)
-    )
-    for person_id, team_id in rows:
+    for person_id, team_id in session.execute(_teams_statement(), {"person_ids": list(person_ids)}):
         result[person_id].append(team_id)
     return result
+
+
+@cache
+def _teams_statement() -> Select[int, int]:
+    """Built once: every listing of people reads it; the ids are an expanding parameter."""
+    return (
+        select(TeamMember.person_id, TeamMember.team_id)
+        .where(TeamMember.person_id.in_(bindparam("person_ids", expanding=True)))
+        .order_by(TeamMember.team_id)
+    )
 
 
 def as_target(session: Session, person_id: int) -> PersonTarget:
@@ -121,17 +127,23 @@ def as_target(session: Session, person_id: int) -> PersonTarget:
     One row per team the person belongs to (one with no team when they belong to
     none), and no row when there is no such person.
     """
-    team_ids = session.scalars(
-        select(TeamMember.team_id)
-        .select_from(Person)
-        .outerjoin(TeamMember, TeamMember.person_id == Person.id)
-        .where(Person.id == person_id)
-    ).all()
+    team_ids = session.scalars(_target_statement(), {"person_id": person_id}).all()
     if not team_ids:
         raise NotFound(f"Person {person_id} does not exist.")
     return PersonTarget(
         person_id=person_id,
         team_ids=frozenset(team_id for team_id in team_ids if team_id is not None),
+    )
+
+
+@cache
+def _target_statement() -> Select[int]:
+    """Built once: every object-level decision about a person reads it."""
+    return (
+        select(TeamMember.team_id)
+        .select_from(Person)
+        .outerjoin(TeamMember, TeamMember.person_id == Person.id)
+        .where(Person.id == bindparam("person_id"))
     )
 
 

@@ -69,8 +69,9 @@ def skill_ids_named(session: Session, names_or_ids: Sequence[str]) -> dict[str, 
     numbers = {term: ascii_int(term) for term in names_or_ids}
     ids = {term: number for term, number in numbers.items() if number}
     keys = {term: name_key(term.strip()) for term, number in numbers.items() if number is None}
-    wanted = [Skill.id.in_(set(ids.values())), Skill.name_key.in_(set(keys.values()))]
-    rows = session.execute(select(Skill.id, Skill.name_key).where(or_(*wanted))).all()
+    rows = session.execute(
+        _named_statement(), {"ids": sorted(set(ids.values())), "keys": sorted(set(keys.values()))}
+    ).all()
     known_ids = {skill_id for skill_id, _ in rows}
     by_key = {key: skill_id for skill_id, key in rows}
     unnamed = set(keys.values()) - by_key.keys()
@@ -84,6 +85,17 @@ def skill_ids_named(session: Session, names_or_ids: Sequence[str]) -> dict[str, 
     found = {term: skill_id for term, skill_id in ids.items() if skill_id in known_ids}
     found.update({term: by_key[key] for term, key in keys.items() if key in by_key})
     return found
+
+
+@cache
+def _named_statement() -> Select[int, str]:
+    """Built once: every search by skill names reads it; both lists are expanding."""
+    return select(Skill.id, Skill.name_key).where(
+        or_(
+            Skill.id.in_(bindparam("ids", expanding=True)),
+            Skill.name_key.in_(bindparam("keys", expanding=True)),
+        )
+    )
 
 
 def names_of(session: Session, skill_ids: Sequence[int]) -> dict[int, str]:
