@@ -18,6 +18,7 @@ from skills_service.policy import Action, PersonTarget, Principal
 from skills_service.services.diagnostics import PingResult
 from skills_service.services.matrix_import import ImportReport
 from skills_service.services.proficiencies import is_expired
+from skills_service.services.search import PersonEntry
 from skills_service.services.skills import SkillEntry
 from skills_service.services.teams import Gap
 
@@ -37,7 +38,9 @@ def skill_body(skill: SkillEntry) -> dict[str, Any]:
     }
 
 
-def person_body(person: Person, team_ids: list[int], principal: Principal | None) -> dict[str, Any]:
+def person_body(
+    person: Person | PersonEntry, team_ids: list[int], principal: Principal | None
+) -> dict[str, Any]:
     target = PersonTarget(person_id=person.id, team_ids=frozenset(team_ids))
     private = policy.allows(principal, Action.READ_PRIVATE, target)
     return {

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     SQLColumnExpression,
     and_,
     case,
@@ -40,9 +42,29 @@ class SkillCondition:
     min_level: int
 
 
+@dataclass(frozen=True, slots=True)
+class PersonEntry:
+    """A person as a search lists them: plain columns, without the ORM's bookkeeping."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+    active: bool
+    version: int
+
+
+LISTED = (Person.id, Person.name, Person.email, Person.role, Person.active, Person.version)
+"""The columns of a ``PersonEntry``, in its order."""
+
+
+def _entry(row: Row[Any]) -> PersonEntry:
+    return PersonEntry(*row[: len(LISTED)])
+
+
 @dataclass(frozen=True)
 class PersonMatch:
-    person: Person
+    person: PersonEntry
     score: int
 
 
@@ -167,7 +189,7 @@ def _everyone(session: Session, query: _Query) -> Page[PersonMatch]:
     The page is read in name order from the name index and the count stops one past
     the bound, so listing 100,000 people costs as little as listing 100.
     """
-    statement = select(Person)
+    statement = select(*LISTED)
     if query.named:
         statement = statement.where(_named(Person.name_key, query.named))
     if not query.include_inactive:
@@ -184,7 +206,7 @@ def _everyone(session: Session, query: _Query) -> Page[PersonMatch]:
         .offset(query.offset)
         .limit(query.limit)
     ).all()
-    items = [PersonMatch(person=row[0], score=0) for row in rows]
+    items = [PersonMatch(person=_entry(row), score=0) for row in rows]
     if rows:
         return _page(query, items, int(rows[0].total))
     return _page(query, items, 0 if query.page == 1 else session.scalar(counted) or 0)
@@ -208,11 +230,13 @@ def _from_index(session: Session, query: _Query) -> Page[PersonMatch]:
         .subquery()
     )
     rows = session.execute(
-        select(Person, chosen.c.rank, chosen.c.total)
+        select(*LISTED, chosen.c.rank, chosen.c.total)
         .join(chosen, chosen.c.person_id == Person.id)
         .order_by(chosen.c.rank.desc(), chosen.c.name_key, chosen.c.person_id)
     ).all()
-    items = [PersonMatch(person=row[0], score=int(row.rank) // search_index.LEVEL) for row in rows]
+    items = [
+        PersonMatch(person=_entry(row), score=int(row.rank) // search_index.LEVEL) for row in rows
+    ]
     if rows:
         return _page(query, items, int(rows[0].total))
     if query.page == 1:
@@ -225,7 +249,7 @@ def _by_joins(session: Session, query: _Query) -> Page[PersonMatch]:
     """One join of a ``proficiency`` range per condition, the plan SQLite keeps."""
     score: ColumnElement[int] = literal(0)
     verified: ColumnElement[int] = literal(0)
-    statement = select(Person)
+    statement = select(*LISTED)
     # SQLite joins in the order written and has no statistics to reorder by, so the
     # likely narrowest condition (the highest level) goes first.
     # Each condition joins a Core alias of the table: the same SQL as an ORM alias,
@@ -254,4 +278,5 @@ def _by_joins(session: Session, query: _Query) -> Page[PersonMatch]:
         page=query.page,
         limit=query.limit,
     )
-    return _page(query, [PersonMatch(person=row[0], score=int(row.score)) for row in rows], counted)
+    items = [PersonMatch(person=_entry(row), score=int(row.score)) for row in rows]
+    return _page(query, items, counted)
