@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from skills_service.dashboard import CSRF_COOKIE
 from skills_service.extensions import db
 from skills_service.services import analytics, people, proficiencies, skills, teams
 from skills_service.services.proficiencies import ProficiencyInput
-from tests.conftest import PASSWORD, Actor, MakeActor
+from skills_service.settings import Settings
+from tests.conftest import PASSWORD, REDIS_URL, Actor, MakeActor, MakeApp, changed
 from tests.integration.browser import SAME_ORIGIN, set_password, sign_in
 from tests.integration.world import World, build_world
 
@@ -196,3 +198,29 @@ def test_a_write_as_the_first_request_of_an_app_is_not_disturbed_by_the_dashboar
         "/api/v1/skills", json={"name": "Rust", "category": "Languages"}, headers=admin.headers
     )
     assert response.status_code == 201
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs SKILLS_TEST_REDIS_URL")
+def test_with_redis_a_warm_org_wide_callback_checks_out_no_database_connection(
+    settings: Settings, make_app: MakeApp, world: World
+) -> None:
+    """The principal's snapshot is in Redis, the charts in the cache, and the org-wide
+    scope names nothing to look up: the database is not asked. A named category is."""
+    shared = make_app(changed(settings, redis_url=REDIS_URL))
+    client, token = dashboard_client(shared, world.member)
+    assert call(client, token).status_code == 200
+    checkouts: list[object] = []
+
+    def checked_out(*_: object) -> None:
+        checkouts.append(None)
+
+    pool = db.engine(shared).pool
+    event.listen(pool, "checkout", checked_out)
+    try:
+        assert call(client, token).status_code == 200
+        org_wide = len(checkouts)
+        assert call(client, token, category="Languages").status_code == 200
+    finally:
+        event.remove(pool, "checkout", checked_out)
+    assert org_wide == 0
+    assert len(checkouts) > org_wide

@@ -121,7 +121,7 @@ def _scope(team_id: object, category: object) -> analytics.Scope:
     if team_id is not None:
         policy.require(require_principal(), Action.VIEW_TEAM_ANALYTICS, TeamTarget(team_id))
     return analytics.existing_scope(
-        db.session, today=utcnow().date(), team_id=team_id, category=category or None
+        lambda: db.session, today=utcnow().date(), team_id=team_id, category=category or None
     )
 
 

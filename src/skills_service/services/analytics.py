@@ -7,7 +7,7 @@ proficiencies into Python. Only active people and unexpired proficiencies count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVarTuple
@@ -35,16 +35,17 @@ class Scope:
 
 
 def existing_scope(
-    session: Session, *, today: date, team_id: int | None, category: str | None
+    session: Callable[[], Session], *, today: date, team_id: int | None, category: str | None
 ) -> Scope:
     """A scope that names only a team and a category that exist.
 
     Charts are cached by scope, so refusing names that do not exist keeps the set of
-    cache keys as small as the catalogue and the list of teams.
+    cache keys as small as the catalogue and the list of teams. ``session`` is asked
+    for only when there is a name to look up: the org-wide scope needs no connection.
     """
-    if team_id is not None and session.get(Team, team_id) is None:
+    if team_id is not None and session().get(Team, team_id) is None:
         raise InvalidInput("The team does not exist.", {"team": ["Choose a team from the list."]})
-    if category is not None and not session.scalar(
+    if category is not None and not session().scalar(
         select(exists().where(Skill.category == category))
     ):
         raise InvalidInput(
