@@ -62,7 +62,7 @@ def db_upgrade() -> None:
     if settings.uses_sqlite:
         settings.instance_path.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(db.engine())
-    click.echo(f"database at revision {migrations.head_revision()}")
+    click.echo(f"database at revision {migrations.HEAD}")
 
 
 @cli.command("create-user")
