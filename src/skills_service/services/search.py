@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
+    Select,
     SQLColumnExpression,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -214,26 +218,22 @@ def _everyone(session: Session, query: _Query) -> Page[PersonMatch]:
 
 def _from_index(session: Session, query: _Query) -> Page[PersonMatch]:
     """One GIN lookup for every condition's token; ``person`` is read for the page only."""
-    matches, rank = search_index.matching(
+    found = search_index.matching(
         [(condition.skill_id, condition.min_level) for condition in query.conditions],
         today=query.today,
         include_expired=query.include_expired,
         include_inactive=query.include_inactive,
     )
+    parameters = found.parameters | {"offset": query.offset, "limit": query.limit}
     if query.named:
-        matches = matches.where(_named(PersonSearch.name_key, query.named))
-    chosen = (
-        matches.add_columns(func.count().over().label("total"))
-        .order_by(rank.desc(), PersonSearch.name_key, PersonSearch.person_id)
-        .offset(query.offset)
-        .limit(query.limit)
-        .subquery()
-    )
-    rows = session.execute(
-        select(*LISTED, chosen.c.rank, chosen.c.total)
-        .join(chosen, chosen.c.person_id == Person.id)
-        .order_by(chosen.c.rank.desc(), chosen.c.name_key, chosen.c.person_id)
-    ).all()
+        matches = found.statement.where(_named(PersonSearch.name_key, query.named))
+        statement = _index_page(matches, found.rank)
+    else:
+        matches = found.statement
+        statement = _unnamed_index_page(
+            len(query.conditions), query.include_expired, query.include_inactive
+        )
+    rows = session.execute(statement, parameters).all()
     items = [
         PersonMatch(person=_entry(row), score=int(row.rank) // search_index.LEVEL) for row in rows
     ]
@@ -241,8 +241,34 @@ def _from_index(session: Session, query: _Query) -> Page[PersonMatch]:
         return _page(query, items, int(rows[0].total))
     if query.page == 1:
         return _page(query, items, 0)
-    counted = session.scalar(select(func.count()).select_from(matches.subquery()))
+    counted = session.scalar(select(func.count()).select_from(matches.subquery()), parameters)
     return _page(query, items, counted or 0)
+
+
+@lru_cache(maxsize=64)
+def _unnamed_index_page(
+    conditions: int, include_expired: bool, include_inactive: bool
+) -> Select[*tuple[Any, ...]]:
+    """Built once per shape: a search without a name is the common one."""
+    return _index_page(*search_index.shape(conditions, include_expired, include_inactive))
+
+
+def _index_page(
+    matches: Select[int, str, int], rank: ColumnElement[int]
+) -> Select[*tuple[Any, ...]]:
+    """The page of ``matches`` by rank, with the people's columns and the count of all."""
+    chosen = (
+        matches.add_columns(func.count().over().label("total"))
+        .order_by(rank.desc(), PersonSearch.name_key, PersonSearch.person_id)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery()
+    )
+    return (
+        select(*LISTED, chosen.c.rank, chosen.c.total)
+        .join(chosen, chosen.c.person_id == Person.id)
+        .order_by(chosen.c.rank.desc(), chosen.c.name_key, chosen.c.person_id)
+    )
 
 
 def _by_joins(session: Session, query: _Query) -> Page[PersonMatch]:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Date,
     Integer,
     Select,
     Table,
@@ -145,34 +147,61 @@ def derived_rows() -> Select[Any]:
     ).join(derived, true())
 
 
+@dataclass(frozen=True)
+class Matching:
+    """The rows meeting the conditions and their rank, with the values to execute them."""
+
+    statement: Select[int, str, int]
+    rank: ColumnElement[int]
+    parameters: dict[str, Any]
+
+
 def matching(
     conditions: Sequence[tuple[int, int]],
     *,
     today: date,
     include_expired: bool,
     include_inactive: bool,
-) -> tuple[Select[int, str, int], ColumnElement[int]]:
+) -> Matching:
     """The rows meeting every ``(skill_id, min_level)``, and their rank.
 
     The rank is ``score * LEVEL + verified``: ordering by it descending is ordering by
     score, then by verified conditions, as the joined query does. The GIN index finds
     the people holding every level; only people with a proficiency expired by
     ``today`` (``expiry_first`` before it) have their conditions' expiry days read.
+    The statement is built once per number of conditions and flags; the skills, the
+    tokens and the day are its parameters.
     """
+    statement, rank = shape(len(conditions), include_expired, include_inactive)
+    parameters: dict[str, Any] = {
+        "tokens": [token(skill_id, level) for skill_id, level in conditions],
+        **{f"skill_{n}": skill_id for n, (skill_id, _) in enumerate(conditions)},
+    }
+    if not include_expired:
+        parameters |= {"today": today, "counted_from": today.toordinal() * DAY}
+    return Matching(statement, rank, parameters)
+
+
+@lru_cache(maxsize=64)
+def shape(
+    conditions: int, include_expired: bool, include_inactive: bool
+) -> tuple[Select[int, str, int], ColumnElement[int]]:
+    """The statement ``matching`` executes, for ``conditions`` conditions, and its rank."""
     row = PersonSearch
-    grades = [row.grades[func.array_position(row.skills, skill_id)] for skill_id, _ in conditions]
+    grades = [
+        row.grades[func.array_position(row.skills, bindparam(f"skill_{n}", type_=Integer))]
+        for n in range(conditions)
+    ]
     rank: ColumnElement[int] = sum((grade % DAY for grade in grades), literal(0))
     statement = select(row.person_id, row.name_key, rank.label("rank")).where(
-        row.tokens.contains(
-            literal([token(skill_id, level) for skill_id, level in conditions], ARRAY(BigInteger))
-        )
+        row.tokens.contains(bindparam("tokens", type_=ARRAY(BigInteger)))
     )
     if not include_expired:
-        counted_from = today.toordinal() * DAY
+        counted_from = bindparam("counted_from", type_=Integer)
         statement = statement.where(
             or_(
                 row.expiry_first.is_(None),
-                row.expiry_first >= today,
+                row.expiry_first >= bindparam("today", type_=Date),
                 and_(*(or_(grade < DAY, grade >= counted_from) for grade in grades)),
             )
         )
