@@ -203,6 +203,33 @@ def test_with_redis_a_warm_api_read_and_its_rate_limits_cost_one_redis_round_tri
     client = shared.test_client()
     url = "/api/v1/skills?limit=50"
     assert client.get(url, headers=world.manager.headers).status_code == 200
+    sent = _redis_commands(monkeypatch)
+    response = client.get(url, headers=world.manager.headers)
+    assert response.status_code == 200
+    assert (response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"]) == (
+        "50",
+        "48",
+    )
+    assert len(sent) == 1
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs SKILLS_TEST_REDIS_URL")
+def test_with_redis_a_warm_browser_request_reads_its_session_then_one_script(
+    settings: Settings, make_app: MakeApp, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's record, then its principal's snapshot with every budget's counter."""
+    shared = make_app(changed(settings, redis_url=REDIS_URL, ratelimit_default="50/minute"))
+    browser = signed_in(shared, world.manager)
+    assert browser.get("/skills").status_code == 200
+    sent = _redis_commands(monkeypatch)
+    response = browser.get("/skills")
+    assert response.status_code == 200
+    assert response.headers["RateLimit-Remaining"] == "48"
+    assert len(sent) == 2, sent
+
+
+def _redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every command (or pipeline) sent to Redis from now on."""
     sent: list[object] = []
     send = AbstractConnection.send_packed_command
 
@@ -211,10 +238,4 @@ def test_with_redis_a_warm_api_read_and_its_rate_limits_cost_one_redis_round_tri
         send(connection, command, check_health)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    response = client.get(url, headers=world.manager.headers)
-    assert response.status_code == 200
-    assert (response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"]) == (
-        "50",
-        "48",
-    )
-    assert len(sent) == 1
+    return sent

@@ -98,6 +98,17 @@ def token_credential() -> str | None:
     return _token_key(secret)
 
 
+def request_credential() -> str | None:
+    """The cache's key for the principal the request names: its API token when it sends
+    one, else its signed-in browser session; the rate limits are spent in that read."""
+    if request.headers.get("Authorization") is not None:
+        return token_credential()
+    web = session
+    if not isinstance(web, sessions.ServerSession) or web.person_id is None:
+        return None
+    return sessions.cache_key(web)
+
+
 def _token_snapshot(secret: str) -> Snapshot:
     """The token's snapshot; its use recorded at most once per resolution."""
     if not tokens.well_formed(secret):

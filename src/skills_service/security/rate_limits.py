@@ -156,7 +156,7 @@ def spend_budgets() -> None:
     rates: list[tuple[Budget, list[RateLimitItem]]] = current_app.extensions[_RATES]
     limits = [(budget, limit) for budget, items in rates if budget.applies() for limit in items]
     reading = caching.current().read(
-        principal.token_credential(), [_window(budget, limit) for budget, limit in limits]
+        principal.request_credential(), [_window(budget, limit) for budget, limit in limits]
     )
     spent = [
         Spent(limit, count.hits, count.reset_in)
