@@ -3,7 +3,8 @@
 -- Arguments (after "--"): [REQUESTS_FILE THREADS]. Each line of the file is one
 -- request: METHOD, path, If-Match value ("-" for none) and body ("-" for none),
 -- separated by tabs. Thread i of THREADS sends lines i, i+THREADS, ... in turn and
--- wraps around at the end. Without a file every request is wrk's default GET.
+-- wraps around at the end; with fewer lines than threads, thread i sends line
+-- i mod LINES. Without a file every request is wrk's default GET.
 -- Headers given with -H (credentials, Content-Type) go with every request: they are
 -- copied into each one, because wrk.format uses only the headers it is given.
 --
@@ -28,29 +29,37 @@ local function split(line)
   return fields
 end
 
+local function prepare(line)
+  local fields = split(line)
+  local headers = {}
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+  if fields[3] ~= "-" then
+    headers["If-Match"] = fields[3]
+  end
+  local body = nil
+  if fields[4] ~= "-" then
+    body = fields[4]
+  end
+  prepared[#prepared + 1] = wrk.format(fields[1], fields[2], headers, body)
+end
+
 function init(args)
   local file, threads = args[1], tonumber(args[2] or "1")
   if file == nil then
     return
   end
-  local line_number = 0
+  local lines = {}
   for line in io.lines(file) do
-    if line_number % threads == index then
-      local fields = split(line)
-      local headers = {}
-      for name, value in pairs(wrk.headers) do
-        headers[name] = value
-      end
-      if fields[3] ~= "-" then
-        headers["If-Match"] = fields[3]
-      end
-      local body = nil
-      if fields[4] ~= "-" then
-        body = fields[4]
-      end
-      prepared[#prepared + 1] = wrk.format(fields[1], fields[2], headers, body)
+    lines[#lines + 1] = line
+  end
+  if index < #lines then
+    for number = index, #lines - 1, threads do
+      prepare(lines[number + 1])
     end
-    line_number = line_number + 1
+  else
+    prepare(lines[index % #lines + 1])
   end
 end
 

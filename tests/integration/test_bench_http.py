@@ -14,6 +14,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,51 @@ def test_the_statement_counter_counts_each_read_on_both_set_ups() -> None:
     rows = table_rows(finished.stdout)
     for read in ("GET /api/v1/skills?limit=50", "GET /api/v1/skills/{id}", "GET /api/v1/me"):
         assert all(re.fullmatch(r"\d+ \(\d+\)", cell) for cell in rows[read][1:]), rows[read]
+
+
+def test_every_request_of_a_file_driven_load_is_one_of_the_files_even_with_more_threads(
+    tmp_path: Path,
+) -> None:
+    """A file of one request loaded by two wrk threads: no thread falls back to wrk's
+    default GET of the base address (the dashboard's load once sent half of those)."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is missing: run `make system-packages`")
+    received: list[tuple[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.answer()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.answer()
+
+        def answer(self) -> None:
+            received.append((self.command, self.path))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    requests = tmp_path / "one.tsv"
+    requests.write_text('POST\t/callback\t-\t{"a": 1}\n')
+    try:
+        subprocess.run(
+            [
+                *("wrk", "-t2", "-c2", "-d1s", "-s", str(BENCH / "wrk_report.lua")),
+                *(f"http://127.0.0.1:{server.server_port}", "--", str(requests), "2"),
+            ],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received
+    assert set(received) == {("POST", "/callback")}
