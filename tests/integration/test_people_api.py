@@ -127,6 +127,14 @@ def test_bad_conditions_are_422_naming_skill(
     assert "skill" in response.json["errors"]
 
 
+def test_an_unknown_skill_id_beside_a_known_one_is_422_naming_it(
+    client: FlaskClient, member: Actor, catalogue: dict[str, int]
+) -> None:
+    response = search(client, member, skill=[f"{catalogue['Python']}:1", "99999:1"])
+    assert response.status_code == 422
+    assert response.json["errors"]["skill"] == ["No skill has the id 99999."]
+
+
 def test_too_many_conditions_are_rejected(
     client: FlaskClient, member: Actor, catalogue: dict[str, int]
 ) -> None:

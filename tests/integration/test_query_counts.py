@@ -239,3 +239,16 @@ def _redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
     return sent
+
+
+def test_a_search_by_skill_id_sends_no_lookup_of_the_skill(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """A match proves the skill exists; only a name is looked up."""
+    by_name = statements_for(
+        app, client, "/api/v1/people?skill=Python:1&limit=50", world.manager.headers
+    )
+    by_id = statements_for(
+        app, client, f"/api/v1/people?skill={world.skill_id}:1&limit=50", world.manager.headers
+    )
+    assert by_id == by_name - 1

@@ -35,7 +35,7 @@ from skills_service.services.common import (
     name_key,
     page_rows,
 )
-from skills_service.services.skills import skill_ids_named
+from skills_service.services.skills import names_of, skill_ids_named
 
 MAX_CONDITIONS = 10
 
@@ -44,6 +44,8 @@ MAX_CONDITIONS = 10
 class SkillCondition:
     skill_id: int
     min_level: int
+    known: bool = False
+    """Whether the skill was found (by its name): an id alone is checked if nothing matches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,11 @@ class PersonMatch:
 
 
 def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillCondition]:
-    """Parse ``NAME_OR_ID:MIN_LEVEL`` terms; the level may be omitted (means 1)."""
+    """Parse ``NAME_OR_ID:MIN_LEVEL`` terms; the level may be omitted (means 1).
+
+    Names and aliases are looked up; an id is not: a match proves its skill exists,
+    and ``people_matching`` checks the ids of a search that matched nobody.
+    """
     if len(raw) > MAX_CONDITIONS:
         raise InvalidInput(
             "Too many skill conditions.", {"skill": [f"At most {MAX_CONDITIONS} conditions."]}
@@ -92,17 +98,21 @@ def parse_conditions(session: Session, raw: Sequence[str]) -> list[SkillConditio
         if not name.strip():
             raise InvalidInput(f"Bad skill condition {term!r}.", {"skill": ["Name a skill."]})
         terms.append((term, name, level))
-    skill_ids = skill_ids_named(session, [name for _, name, _ in terms])
+    named = [name for _, name, _ in terms if not ascii_int(name)]
+    skill_ids = skill_ids_named(session, named) if named else {}
     conditions: dict[int, SkillCondition] = {}
     for term, name, level in terms:
-        skill_id = skill_ids.get(name)
+        given_id = ascii_int(name)
+        skill_id = given_id or skill_ids.get(name)
         if skill_id is None:
             raise InvalidInput(
                 f"Unknown skill in {term!r}.", {"skill": [f"No skill is named {name!r}."]}
             )
         previous = conditions.get(skill_id)
         if previous is None or previous.min_level < level:
-            conditions[skill_id] = SkillCondition(skill_id=skill_id, min_level=level)
+            conditions[skill_id] = SkillCondition(
+                skill_id=skill_id, min_level=level, known=not given_id
+            )
     return list(conditions.values())
 
 
@@ -173,9 +183,22 @@ def people_matching(
     )
     if not conditions:
         return _everyone(session, query)
-    if search_index.is_indexed(session):
-        return _from_index(session, query)
-    return _by_joins(session, query)
+    found = (_from_index if search_index.is_indexed(session) else _by_joins)(session, query)
+    if not found.items:
+        _require_skills(session, conditions)
+    return found
+
+
+def _require_skills(session: Session, conditions: Sequence[SkillCondition]) -> None:
+    """Refuse a search naming a skill id that does not exist (it matched nobody)."""
+    wanted = {condition.skill_id for condition in conditions if not condition.known}
+    if not wanted:
+        return
+    unknown = sorted(wanted - set(names_of(session, sorted(wanted))))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown skill {unknown[0]}.", {"skill": [f"No skill has the id {unknown[0]}."]}
+        )
 
 
 def _named(column: SQLColumnExpression[str], named: str) -> ColumnElement[bool]:

@@ -136,7 +136,7 @@ def skill_page(skill_id: int) -> str:
     skill = skills.get_skill(session, skill_id)
     holders = search.people_matching(
         session,
-        conditions=[search.SkillCondition(skill_id=skill.id, min_level=1)],
+        conditions=[search.SkillCondition(skill_id=skill.id, min_level=1, known=True)],
         text=None,
         page=1,
         limit=PAGE_SIZE,
