@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Flask, Request, Response, after_this_request, current_app
+from flask import Flask, Request, Response, current_app
 from flask import session as request_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
-from skills_service import errors, redis_client
+from skills_service import errors, pipeline, redis_client
 from skills_service.database import database_sessions
 from skills_service.models import WebSession
 from skills_service.security import problems
@@ -337,17 +337,13 @@ def _reachable_store() -> Iterator[None]:
         raise errors.Unavailable(STORE_UNAVAILABLE) from error
 
 
-def _save_first() -> None:
-    """``before_request``: save the session before the other after-request hooks run.
+def _save_first(response: Response) -> Response:
+    """The first step after the view: save the session before the other steps run.
 
     Flask saves it after them, once the response is logged and its headers are set;
     saved first, a store that fails turns the response into a 503 that is logged and
     carries every header. Flask's own save then writes only what changed since.
     """
-    after_this_request(_save_now)
-
-
-def _save_now(response: Response) -> Response:
     try:
         current_app.session_interface.save_session(current_app, request_session, response)
     except errors.Unavailable as error:
@@ -394,7 +390,11 @@ def end(session: ServerSession) -> None:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Redis when configured (shared by replicas), else the database."""
+    """Redis when configured (shared by replicas), else the database.
+
+    After every other control has added its pipeline steps: the session's save is the
+    last one added, so that it runs first on the response (see ``_save_first``).
+    """
     redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
     store: SessionStore = (
         RedisSessionStore(redis_connection)
@@ -409,7 +409,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     secure = settings.is_production
     app.session_interface = ServerSessionInterface(store, timeouts, secure=secure)
     app.extensions[STORE_KEY] = store
-    app.before_request(_save_first)
+    pipeline.after(app, _save_first)
 
 
 def store_of(app: Flask) -> SessionStore:

@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 from flask import Flask, Response, g, has_request_context, request
 
+from skills_service import pipeline
+
 SECRET_KEY_PATTERN = re.compile(
     r"pass(word)?|secret|token|authori[sz]ation|cookie|api[-_]?key|session|credential", re.I
 )
@@ -151,5 +153,5 @@ def _log_request(response: Response) -> Response:
 
 def init_app(app: Flask, *, level: str) -> None:
     configure(level)
-    app.before_request(_start_request)
-    app.after_request(_log_request)
+    pipeline.before(app, _start_request)
+    pipeline.after(app, _log_request)

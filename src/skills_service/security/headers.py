@@ -25,8 +25,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import Flask, g, request
-from werkzeug.wrappers import Response
+from flask import Flask, Response, g, request
+
+from skills_service import pipeline
 
 HEADERS_KEY = "skills_service.security_headers"
 CACHEABLE_KEY = "skills_service.cacheable_endpoints"
@@ -160,5 +161,5 @@ def init_app(app: Flask, *, production: bool) -> None:
     security_headers = SecurityHeaders(hsts=production, cacheable={"static"})
     app.extensions[HEADERS_KEY] = security_headers
     app.extensions[CACHEABLE_KEY] = security_headers.cacheable
-    app.after_request(security_headers.apply)
+    pipeline.after(app, security_headers.apply)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
