@@ -49,6 +49,8 @@ SECURE_COOKIE = "__Host-skills_session"
 DEVELOPMENT_COOKIE = "skills_session"
 LAST_SEEN_RESOLUTION = 60.0
 MAX_COOKIE_LENGTH = 128
+COOKIE_HEADER = "HTTP_COOKIE"
+"""The WSGI environment's key for the ``Cookie`` header, checked before parsing cookies."""
 STORE_KEY = "skills_service.session_store"
 AUTHENTICATED_AT = "authenticated_at"
 RECENT_AUTHENTICATION_SECONDS = 300
@@ -242,7 +244,10 @@ class ServerSessionInterface(SessionInterface):
         self.clock = clock
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        session_id = request.cookies.get(self.cookie_name)
+        """The cookie's session; a request without cookies gets a new one unread."""
+        session_id = (
+            request.cookies.get(self.cookie_name) if COOKIE_HEADER in request.environ else None
+        )
         if session_id and len(session_id) <= MAX_COOKIE_LENGTH:
             try:
                 record = self._live_record(session_id)
@@ -276,10 +281,16 @@ class ServerSessionInterface(SessionInterface):
         return record
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Store the session, once more only if it changed since (see ``_save_first``)."""
+        """Store the session, once more only if it changed since (see ``_save_first``).
+
+        A new session that nothing changed or ended is not stored and sets no cookie:
+        the store is not touched.
+        """
         if not isinstance(session, ServerSession):
             raise TypeError("the server session interface saves only its own sessions")
         if session.unavailable or (session.saved and not session.modified):
+            return
+        if session.session_id is None and not (session.modified or session.ended):
             return
         try:
             with _reachable_store():
