@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request
+from flask.globals import request_ctx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -180,7 +181,7 @@ def _person_snapshot(person_id: int) -> Snapshot | None:
 
 
 def _from_session() -> Principal | None:
-    web = session
+    web = request_ctx.session
     if not isinstance(web, sessions.ServerSession) or web.person_id is None:
         return None
     cache = caching.current()

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask, Request, Response, current_app
-from flask import session as request_session
+from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -281,7 +281,7 @@ class ServerSessionInterface(SessionInterface):
         return record
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Store the session, once more only if it changed since (see ``_save_first``).
+        """Store the session, once more only if it changed since (see ``save_first``).
 
         A new session that nothing changed or ended is not stored and sets no cookie:
         the store is not touched.
@@ -299,6 +299,20 @@ class ServerSessionInterface(SessionInterface):
             session.unavailable = True
             raise
         session.saved, session.modified = True, False
+
+    def save_first(self, response: Response) -> Response:
+        """The first step after the view: save the session before the other steps run.
+
+        Flask saves it after them, once the response is logged and its headers are set;
+        saved first, a store that fails turns the response into a 503 that is logged and
+        carries every header. Flask's own save then writes only what changed since. The
+        request's session object is read once, not through the ``session`` proxy.
+        """
+        try:
+            self.save_session(current_app, request_ctx.session, response)
+        except errors.Unavailable as error:
+            return problems.from_domain_error(error)
+        return response
 
     def _write(self, session: ServerSession, response: Response) -> None:
         if session.rotated_from is not None:
@@ -348,20 +362,6 @@ def _reachable_store() -> Iterator[None]:
         raise errors.Unavailable(STORE_UNAVAILABLE) from error
 
 
-def _save_first(response: Response) -> Response:
-    """The first step after the view: save the session before the other steps run.
-
-    Flask saves it after them, once the response is logged and its headers are set;
-    saved first, a store that fails turns the response into a 503 that is logged and
-    carries every header. Flask's own save then writes only what changed since.
-    """
-    try:
-        current_app.session_interface.save_session(current_app, request_session, response)
-    except errors.Unavailable as error:
-        return problems.from_domain_error(error)
-    return response
-
-
 def now() -> float:
     """The session clock (the interface's, which tests can move)."""
     interface = current_app.session_interface
@@ -404,7 +404,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Redis when configured (shared by replicas), else the database.
 
     After every other control has added its pipeline steps: the session's save is the
-    last one added, so that it runs first on the response (see ``_save_first``).
+    last one added, so that it runs first on the response (see ``save_first``).
     """
     redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
     store: SessionStore = (
@@ -418,9 +418,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     # `__Host-` cookies need HTTPS; plain-HTTP localhost is a development convenience.
     secure = settings.is_production
-    app.session_interface = ServerSessionInterface(store, timeouts, secure=secure)
+    interface = ServerSessionInterface(store, timeouts, secure=secure)
+    app.session_interface = interface
     app.extensions[STORE_KEY] = store
-    pipeline.after(app, _save_first)
+    pipeline.after(app, interface.save_first)
 
 
 def store_of(app: Flask) -> SessionStore:
