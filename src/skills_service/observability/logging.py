@@ -75,15 +75,27 @@ def _serialised(entry: dict[str, Any]) -> str:
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+@lru_cache(maxsize=2)
+def _utc_second(second: int) -> str:
+    """``2026-01-31T12:34:56``: the part of a line's time that changes once a second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _utc_time(record: logging.LogRecord) -> str:
+    """The record's time in ISO 8601 with milliseconds, as ``isoformat`` writes it."""
+    return f"{_utc_second(int(record.created))}.{int(record.msecs):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _utc_time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        if has_request_context():
+        # The access log's record carries the request's fields already.
+        if "request_id" not in record.__dict__ and has_request_context():
             entry.update(_request_fields())
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
