@@ -125,7 +125,7 @@ class SecurityHeaders:
         if request.endpoint not in self.cacheable:
             added.append(NO_STORE)
             replaced = self.owned_with_caching
-        for name in replaced.intersection(headers.keys(lower=True)):
+        for name in replaced.intersection([key.lower() for key, _ in headers]):
             headers.remove(name)
         headers.extend(added)
         return response
@@ -150,9 +150,9 @@ def allow_caching(app: Flask, *endpoints: str) -> None:
 
 def csp_nonce() -> str:
     """This response's nonce (made on first use, so every response gets a fresh one)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    nonce: str = g.csp_nonce
+    nonce: str | None = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
     return nonce
 
 
