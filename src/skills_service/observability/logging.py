@@ -132,7 +132,7 @@ def configure(level: str) -> None:
 def _start_request() -> None:
     """The request's start (its duration, in the log and the metrics) and its id."""
     g.started = time.perf_counter()
-    supplied = request.headers.get("X-Request-ID", "")
+    supplied = request.environ.get("HTTP_X_REQUEST_ID", "")
     g.request_id = supplied if REQUEST_ID_PATTERN.match(supplied) else secrets.token_hex(16)
 
 

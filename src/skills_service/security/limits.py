@@ -149,7 +149,7 @@ def check_request_shape() -> Response | None:
     fields: list[tuple[str, MultiDict[str, Any]]] = []
     if request.query_string:
         fields.append(("query", request.args))
-    if request.mimetype in FORM_TYPES:
+    if request.content_type and request.mimetype in FORM_TYPES:
         fields += [("form", request.form), ("file", request.files)]
     for where, values in fields:
         for name, text in _texts_of(values):
