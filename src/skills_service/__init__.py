@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from skills_service import api, caching, dashboard, json_provider, redis_client
+from skills_service import api, caching, dashboard, json_provider, pipeline, redis_client
 from skills_service.auth import account, login, oidc, principal, sessions
 from skills_service.auth import views as auth_views
 from skills_service.extensions import db
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     json_provider.init_app(app)
+    pipeline.init_app(app)
     proxies.init_app(app, settings.trusted_proxies)
     json_logging.init_app(app, level=settings.log_level)
     metrics.init_app(app)
@@ -57,7 +58,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     counters = rate_limits.counters_for(settings)
     caching.init_app(app, counters)
-    sessions.init_app(app, settings)
     rate_limits.init_app(app, settings, counters)
     principal.init_app(app, settings)
     login.init_app(app)
@@ -79,4 +79,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         cache_seconds=settings.dashboard_cache_seconds,
     )
     problems.init_app(app)
+    sessions.init_app(app, settings)
     return app

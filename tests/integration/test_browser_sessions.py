@@ -102,6 +102,66 @@ def test_a_forged_session_id_is_just_anonymous(web_app: Flask) -> None:
     assert client.get("/account").status_code == 302
 
 
+class RecordingStore:
+    """The app's session store, noting each call made to it."""
+
+    def __init__(self, store: sessions.SessionStore) -> None:
+        self.store = store
+        self.calls: list[str] = []
+
+    def load(self, key: str) -> sessions.SessionRecord | None:
+        self.calls.append("load")
+        return self.store.load(key)
+
+    def save(self, key: str, record: sessions.SessionRecord, ttl_seconds: int) -> None:
+        self.calls.append("save")
+        self.store.save(key, record, ttl_seconds)
+
+    def delete(self, key: str) -> None:
+        self.calls.append("delete")
+        self.store.delete(key)
+
+    def delete_for_person(self, person_id: int) -> None:
+        self.calls.append("delete_for_person")
+        self.store.delete_for_person(person_id)
+
+
+def recording_store(app: Flask) -> RecordingStore:
+    interface = app.session_interface
+    assert isinstance(interface, sessions.ServerSessionInterface)
+    recording = RecordingStore(interface.store)
+    interface.store = recording
+    return recording
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/api/v1/me", "/api/v1/skills", "/api/v1/no-such-resource"]
+)
+def test_a_request_without_a_cookie_never_touches_the_session_store(
+    web_app: Flask, person: Actor, path: str
+) -> None:
+    store = recording_store(web_app)
+    response = web_app.test_client().get(path, headers=person.headers)
+    assert response.status_code < 500
+    assert store.calls == []
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_request_without_a_cookie_gets_one_when_its_session_is_used(web_app: Flask) -> None:
+    store = recording_store(web_app)
+    client = web_app.test_client()
+    assert csrf_token(client, "/login")
+    assert store.calls == ["save"]
+    assert session_cookie(client)
+
+
+def test_a_request_with_a_cookie_reads_its_session(web_app: Flask, person: Actor) -> None:
+    client = signed_in(web_app, person)
+    store = recording_store(web_app)
+    assert client.get("/api/v1/me").status_code == 200
+    assert store.calls == ["load"]
+
+
 def test_logout_ends_the_session_server_side(web_app: Flask, person: Actor) -> None:
     client = signed_in(web_app, person)
     stolen = session_cookie(client)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from skills_service import pipeline
 from skills_service.auth import sessions
 from skills_service.auth.forms import LoginForm, SecondFactorForm
 from skills_service.database import database_sessions
@@ -225,7 +226,7 @@ STEP_EXEMPT_ENDPOINTS = frozenset({"auth.logout", "account.confirm", "static"})
 
 
 def enforce_required_step() -> Response | None:
-    """``before_request``: a one-time password or missing admin MFA blocks everything else."""
+    """Before the view: a one-time password or missing admin MFA blocks everything else."""
     step: str | None = g.get("required_step")
     if step is None or request.endpoint in STEP_EXEMPT_ENDPOINTS or request.endpoint == step:
         return None
@@ -235,4 +236,4 @@ def enforce_required_step() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(enforce_required_step)
+    pipeline.before(app, enforce_required_step)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request
+from flask.globals import request_ctx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skills_service import caching
+from skills_service import caching, pipeline
 from skills_service.auth import jwt_bearer, login, sessions
 from skills_service.caching import Snapshot
 from skills_service.caching.versions import principal_epochs
@@ -191,7 +192,7 @@ def _person_snapshot(person_id: int) -> Snapshot | None:
 
 
 def _from_session() -> Principal | None:
-    web = session
+    web = request_ctx.session
     if not isinstance(web, sessions.ServerSession) or web.person_id is None:
         return None
     cache = caching.current()
@@ -209,7 +210,7 @@ def _from_session() -> Principal | None:
 
 
 def load_principal() -> None:
-    """``before_request``: set ``g.principal`` from the credentials, or leave it None."""
+    """Before the view: set ``g.principal`` from the credentials, or leave it None."""
     g.principal = None
     if request.endpoint in SELF_AUTHENTICATED_ROUTES:
         return
@@ -230,4 +231,4 @@ def load_principal() -> None:
 def init_app(app: Flask, settings: Settings) -> None:
     if settings.oidc_issuer and settings.oidc_audience:
         app.extensions[JWKS_KEY] = jwt_bearer.JwksCache(settings.oidc_issuer)
-    app.before_request(load_principal)
+    pipeline.before(app, load_principal)

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import Flask, Request, Response, after_this_request, current_app
-from flask import session as request_session
+from flask import Flask, Request, Response, current_app
+from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import CallbackDict
 
-from skills_service import errors, redis_client
+from skills_service import errors, pipeline, redis_client
 from skills_service.database import database_sessions
 from skills_service.models import WebSession
 from skills_service.security import problems
@@ -49,6 +49,8 @@ SECURE_COOKIE = "__Host-skills_session"
 DEVELOPMENT_COOKIE = "skills_session"
 LAST_SEEN_RESOLUTION = 60.0
 MAX_COOKIE_LENGTH = 128
+COOKIE_HEADER = "HTTP_COOKIE"
+"""The WSGI environment's key for the ``Cookie`` header, checked before parsing cookies."""
 STORE_KEY = "skills_service.session_store"
 AUTHENTICATED_AT = "authenticated_at"
 RECENT_AUTHENTICATION_SECONDS = 300
@@ -242,7 +244,10 @@ class ServerSessionInterface(SessionInterface):
         self.clock = clock
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        session_id = request.cookies.get(self.cookie_name)
+        """The cookie's session; a request without cookies gets a new one unread."""
+        session_id = (
+            request.cookies.get(self.cookie_name) if COOKIE_HEADER in request.environ else None
+        )
         if session_id and len(session_id) <= MAX_COOKIE_LENGTH:
             try:
                 record = self._live_record(session_id)
@@ -276,10 +281,16 @@ class ServerSessionInterface(SessionInterface):
         return record
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Store the session, once more only if it changed since (see ``_save_first``)."""
+        """Store the session, once more only if it changed since (see ``save_first``).
+
+        A new session that nothing changed or ended is not stored and sets no cookie:
+        the store is not touched.
+        """
         if not isinstance(session, ServerSession):
             raise TypeError("the server session interface saves only its own sessions")
         if session.unavailable or (session.saved and not session.modified):
+            return
+        if session.session_id is None and not (session.modified or session.ended):
             return
         try:
             with _reachable_store():
@@ -288,6 +299,20 @@ class ServerSessionInterface(SessionInterface):
             session.unavailable = True
             raise
         session.saved, session.modified = True, False
+
+    def save_first(self, response: Response) -> Response:
+        """The first step after the view: save the session before the other steps run.
+
+        Flask saves it after them, once the response is logged and its headers are set;
+        saved first, a store that fails turns the response into a 503 that is logged and
+        carries every header. Flask's own save then writes only what changed since. The
+        request's session object is read once, not through the ``session`` proxy.
+        """
+        try:
+            self.save_session(current_app, request_ctx.session, response)
+        except errors.Unavailable as error:
+            return problems.from_domain_error(error)
+        return response
 
     def _write(self, session: ServerSession, response: Response) -> None:
         if session.rotated_from is not None:
@@ -337,24 +362,6 @@ def _reachable_store() -> Iterator[None]:
         raise errors.Unavailable(STORE_UNAVAILABLE) from error
 
 
-def _save_first() -> None:
-    """``before_request``: save the session before the other after-request hooks run.
-
-    Flask saves it after them, once the response is logged and its headers are set;
-    saved first, a store that fails turns the response into a 503 that is logged and
-    carries every header. Flask's own save then writes only what changed since.
-    """
-    after_this_request(_save_now)
-
-
-def _save_now(response: Response) -> Response:
-    try:
-        current_app.session_interface.save_session(current_app, request_session, response)
-    except errors.Unavailable as error:
-        return problems.from_domain_error(error)
-    return response
-
-
 def now() -> float:
     """The session clock (the interface's, which tests can move)."""
     interface = current_app.session_interface
@@ -394,7 +401,11 @@ def end(session: ServerSession) -> None:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Redis when configured (shared by replicas), else the database."""
+    """Redis when configured (shared by replicas), else the database.
+
+    After every other control has added its pipeline steps: the session's save is the
+    last one added, so that it runs first on the response (see ``save_first``).
+    """
     redis_connection = app.extensions.get(redis_client.EXTENSION_KEY)
     store: SessionStore = (
         RedisSessionStore(redis_connection)
@@ -407,9 +418,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     # `__Host-` cookies need HTTPS; plain-HTTP localhost is a development convenience.
     secure = settings.is_production
-    app.session_interface = ServerSessionInterface(store, timeouts, secure=secure)
+    interface = ServerSessionInterface(store, timeouts, secure=secure)
+    app.session_interface = interface
     app.extensions[STORE_KEY] = store
-    app.before_request(_save_first)
+    pipeline.after(app, interface.save_first)
 
 
 def store_of(app: Flask) -> SessionStore:

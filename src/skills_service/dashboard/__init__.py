@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import generate_csrf
-from werkzeug.wrappers import Response
 
-from skills_service import policy, redis_client
+from skills_service import pipeline, policy, redis_client
 from skills_service.auth.principal import current_principal, require_principal
 from skills_service.dashboard import protocol
 from skills_service.dashboard.charts import ChartCache, Charts, cache_key, chart_figures
@@ -198,5 +197,5 @@ def init_app(app: Flask, *, production: bool, cache_seconds: int) -> None:
     )
     headers.allow(app, DASHBOARD_PREFIX, script_hashes=dash_app.csp_hashes(), inline_styles=True)
     headers.allow_caching(app, COMPONENT_SUITES_ENDPOINT, "_dashboard_dash_assets.static")
-    app.after_request(lambda response: _set_csrf_cookie(response, secure=production))
+    pipeline.after(app, lambda response: _set_csrf_cookie(response, secure=production))
     protocol.init_app(app, dash_app)

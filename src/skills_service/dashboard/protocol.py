@@ -21,6 +21,7 @@ from dash.exceptions import DependencyException, InvalidResourceError
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
+from skills_service import pipeline
 from skills_service.policy import DASHBOARD_PREFIX
 from skills_service.security.problems import problem
 from skills_service.services.common import first_text_fault
@@ -89,7 +90,7 @@ def callback_errors(
 
 
 def check_dash_request(dash_app: Dash) -> Response | None:
-    """``before_request``: refuse what Dash would answer with an error of its own."""
+    """Before the view: refuse what Dash would answer with an error of its own."""
     if request.endpoint == CATCH_ALL_ENDPOINT and request.path.startswith(DASH_ROUTE_PREFIX):
         raise NotFound()
     if request.endpoint != CALLBACK_ENDPOINT:
@@ -108,4 +109,4 @@ def init_app(app: Flask, dash_app: Dash) -> None:
     """After ``dash_app.init_app(app)``: these handlers replace the ones Dash registered."""
     app.register_error_handler(DependencyException, _not_served)
     app.register_error_handler(InvalidResourceError, _not_served)
-    app.before_request(lambda: check_dash_request(dash_app))
+    pipeline.before(app, lambda: check_dash_request(dash_app))

@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 from flask import Flask, Response, g, has_request_context, request
 
+from skills_service import pipeline
+
 SECRET_KEY_PATTERN = re.compile(
     r"pass(word)?|secret|token|authori[sz]ation|cookie|api[-_]?key|session|credential", re.I
 )
@@ -73,15 +75,27 @@ def _serialised(entry: dict[str, Any]) -> str:
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+@lru_cache(maxsize=2)
+def _utc_second(second: int) -> str:
+    """``2026-01-31T12:34:56``: the part of a line's time that changes once a second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _utc_time(record: logging.LogRecord) -> str:
+    """The record's time in ISO 8601 with milliseconds, as ``isoformat`` writes it."""
+    return f"{_utc_second(int(record.created))}.{int(record.msecs):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _utc_time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        if has_request_context():
+        # The access log's record carries the request's fields already.
+        if "request_id" not in record.__dict__ and has_request_context():
             entry.update(_request_fields())
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
@@ -118,7 +132,7 @@ def configure(level: str) -> None:
 def _start_request() -> None:
     """The request's start (its duration, in the log and the metrics) and its id."""
     g.started = time.perf_counter()
-    supplied = request.headers.get("X-Request-ID", "")
+    supplied = request.environ.get("HTTP_X_REQUEST_ID", "")
     g.request_id = supplied if REQUEST_ID_PATTERN.match(supplied) else secrets.token_hex(16)
 
 
@@ -151,5 +165,5 @@ def _log_request(response: Response) -> Response:
 
 def init_app(app: Flask, *, level: str) -> None:
     configure(level)
-    app.before_request(_start_request)
-    app.after_request(_log_request)
+    pipeline.before(app, _start_request)
+    pipeline.after(app, _log_request)

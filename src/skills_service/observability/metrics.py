@@ -35,6 +35,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from skills_service import pipeline
 from skills_service.extensions import db
 from skills_service.security.problems import problem
 from skills_service.settings import Settings
@@ -143,5 +144,5 @@ def metrics() -> Response:
 
 def init_app(app: Flask) -> None:
     """After the access log's ``init_app``, whose request start the latency is timed from."""
-    app.after_request(RequestObserver())
+    pipeline.after(app, RequestObserver())
     app.register_blueprint(blueprint)

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, current_app, request
 
-from skills_service import policy
+from skills_service import pipeline, policy
 from skills_service.auth.principal import current_principal
 from skills_service.errors import Forbidden
 
@@ -25,4 +25,4 @@ def enforce_route_policy() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(enforce_route_policy)
+    pipeline.before(app, enforce_route_policy)

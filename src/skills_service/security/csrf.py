@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 
+from skills_service import pipeline
 from skills_service.auth.principal import authenticated_by_bearer, current_principal
 from skills_service.errors import Forbidden
 from skills_service.extensions import csrf
@@ -34,7 +35,7 @@ def check_origin() -> None:
 
 
 def protect() -> None:
-    """``before_request``, after the principal is known."""
+    """Before the view, after the principal is known."""
     if request.method not in UNSAFE_METHODS or authenticated_by_bearer():
         return
     if request.path.startswith("/api/") and current_principal() is None:
@@ -51,4 +52,4 @@ def protect() -> None:
 def init_app(app: Flask) -> None:
     app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
     csrf.init_app(app)
-    app.before_request(protect)
+    pipeline.before(app, protect)

@@ -25,8 +25,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import Flask, g, request
-from werkzeug.wrappers import Response
+from flask import Flask, Response, g, request
+
+from skills_service import pipeline
 
 HEADERS_KEY = "skills_service.security_headers"
 CACHEABLE_KEY = "skills_service.cacheable_endpoints"
@@ -124,7 +125,7 @@ class SecurityHeaders:
         if request.endpoint not in self.cacheable:
             added.append(NO_STORE)
             replaced = self.owned_with_caching
-        for name in replaced.intersection(headers.keys(lower=True)):
+        for name in replaced.intersection([key.lower() for key, _ in headers]):
             headers.remove(name)
         headers.extend(added)
         return response
@@ -149,9 +150,9 @@ def allow_caching(app: Flask, *endpoints: str) -> None:
 
 def csp_nonce() -> str:
     """This response's nonce (made on first use, so every response gets a fresh one)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    nonce: str = g.csp_nonce
+    nonce: str | None = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
     return nonce
 
 
@@ -160,5 +161,5 @@ def init_app(app: Flask, *, production: bool) -> None:
     security_headers = SecurityHeaders(hsts=production, cacheable={"static"})
     app.extensions[HEADERS_KEY] = security_headers
     app.extensions[CACHEABLE_KEY] = security_headers.cacheable
-    app.after_request(security_headers.apply)
+    pipeline.after(app, security_headers.apply)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -21,6 +21,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import IntegerConverter, Map
 
+from skills_service import pipeline
 from skills_service.security.json_body import RequestJSON
 from skills_service.security.problems import problem
 from skills_service.services.common import MAX_ID, TEXT_FAULT_NAMES, printable, text_fault
@@ -148,7 +149,7 @@ def check_request_shape() -> Response | None:
     fields: list[tuple[str, MultiDict[str, Any]]] = []
     if request.query_string:
         fields.append(("query", request.args))
-    if request.mimetype in FORM_TYPES:
+    if request.content_type and request.mimetype in FORM_TYPES:
         fields += [("form", request.form), ("file", request.files)]
     for where, values in fields:
         for name, text in _texts_of(values):
@@ -184,9 +185,9 @@ def init_app(
     app.config[MAX_UPLOAD_BYTES] = max_upload_bytes
     app.config[UPLOAD_ENDPOINTS] = frozenset(upload_endpoints)
     app.config.setdefault("API_BODY_TYPES", {})
-    app.before_request(check_request_size)
+    pipeline.before(app, check_request_size)
 
 
 def init_shape_checks(app: Flask) -> None:
     """After the route policy: an anonymous caller is refused before its body is read."""
-    app.before_request(check_request_shape)
+    pipeline.before(app, check_request_shape)

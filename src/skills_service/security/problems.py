@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from skills_service import errors
+from skills_service import errors, pipeline
 from skills_service.security import audit_context
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def errors_as_problems(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(errors_as_problems)
+    pipeline.after(app, errors_as_problems)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(errors.DomainError, from_domain_error)
     app.register_error_handler(StaleDataError, from_stale_data)

@@ -37,7 +37,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from werkzeug.exceptions import TooManyRequests
 
-from skills_service import caching
+from skills_service import caching, pipeline
 from skills_service.auth import principal, sessions
 from skills_service.caching import StorageCounters, Window
 from skills_service.security import sign_in_throttle
@@ -149,7 +149,7 @@ def _window(budget: Budget, limit: RateLimitItem) -> Window:
 
 
 def spend_budgets() -> None:
-    """``before_request``: spend the request's budgets in the cache's read; 429 when one
+    """Before the view: spend the request's budgets in the cache's read; 429 when one
     is spent. Exempt requests cost one membership test."""
     if not _counted():
         return
@@ -210,5 +210,5 @@ def init_app(app: Flask, settings: Settings, counters: StorageCounters | None) -
     else:
         storage = storage_from_string(storage_uri(settings), **REDIS_TIMEOUTS)
         app.extensions[sign_in_throttle.LIMITER_KEY] = lambda: storage
-    app.before_request(spend_budgets)
-    app.after_request(_rate_limit_headers)
+    pipeline.before(app, spend_budgets)
+    pipeline.after(app, _rate_limit_headers)
