@@ -104,10 +104,16 @@ def request_credential() -> str | None:
     one, else its signed-in browser session; the rate limits are spent in that read."""
     if request.headers.get("Authorization") is not None:
         return token_credential()
-    web = session
+    signed_in = _signed_in_session()
+    return None if signed_in is None else sessions.cache_key(signed_in[0])
+
+
+def _signed_in_session() -> tuple[sessions.ServerSession, int] | None:
+    """The request's browser session and its person, when someone is signed in."""
+    web = request_ctx.session
     if not isinstance(web, sessions.ServerSession) or web.person_id is None:
         return None
-    return sessions.cache_key(web)
+    return web, web.person_id
 
 
 def _token_snapshot(secret: str) -> Snapshot:
@@ -192,14 +198,15 @@ def _person_snapshot(person_id: int) -> Snapshot | None:
 
 
 def _from_session() -> Principal | None:
-    web = request_ctx.session
-    if not isinstance(web, sessions.ServerSession) or web.person_id is None:
+    signed_in = _signed_in_session()
+    if signed_in is None:
         return None
+    web, person_id = signed_in
     cache = caching.current()
     credential = sessions.cache_key(web)
     snapshot = cache.read(credential).snapshot
     if snapshot is None:
-        snapshot = _person_snapshot(web.person_id)
+        snapshot = _person_snapshot(person_id)
         if snapshot is not None and credential is not None:
             cache.remember(credential, snapshot)
     if snapshot is None or snapshot.session_epoch != web.record.epoch:
