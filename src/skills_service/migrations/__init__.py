@@ -37,12 +37,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def scripts_head() -> str | None:
     """The head revision as the migration scripts say it (Alembic reads them)."""
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPT_LOCATION))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head()
 
 
 def is_at_head(connection: Connection) -> bool:
